@@ -1,0 +1,17 @@
+{#- The run's data interval, from vars start_date / end_date (YYYY-MM-DD, end exclusive),
+    which the pipeline sets for each daily run. Without them a build covers all of raw.
+    Filtering on the raw partition column (interval_start, indexed) keeps the cost of one
+    more day independent of the history. -#}
+
+{% macro run_interval_set() -%}
+    {{ return(var('start_date') is not none and var('end_date') is not none) }}
+{%- endmacro %}
+
+{% macro in_run_interval(column, lookback_days=0) -%}
+    {%- if run_interval_set() -%}
+        {{ column }} >= ('{{ var("start_date") }}'::date - {{ lookback_days }})::timestamp at time zone 'utc'
+        and {{ column }} < ('{{ var("end_date") }}'::date)::timestamp at time zone 'utc'
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

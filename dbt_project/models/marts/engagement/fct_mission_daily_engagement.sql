@@ -1,0 +1,98 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['mission_id', 'platform', 'activity_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['activity_date']}, {'columns': ['mission_id', 'platform']}]
+    )
+}}
+
+with
+
+handles as (
+    select * from {{ ref('stg_registry__handles') }}
+    where platform in ('{{ var("extracted_platforms") | join("', '") }}')
+),
+
+activity as (
+    select * from {{ ref('int_handle_activity_daily') }}
+),
+
+days as (
+    {% if run_interval_set() -%}
+    select day::date as activity_date
+    from generate_series(
+        '{{ var("start_date") }}'::date, '{{ var("end_date") }}'::date - 1, interval '1 day'
+    ) as day
+    {%- else -%}
+    select distinct activity_date from activity
+    {%- endif %}
+),
+
+handle_days as (
+    -- every registry handle that was active on a day gets a row, posts or not
+    select
+        handles.mission_id,
+        handles.platform,
+        lower(handles.handle) as handle,
+        days.activity_date
+    from handles
+    cross join days
+    where handles.active_from <= days.activity_date
+        and (handles.active_to is null or handles.active_to >= days.activity_date)
+),
+
+joined as (
+    select
+        handle_days.mission_id,
+        handle_days.platform,
+        handle_days.activity_date,
+        handle_days.handle,
+        activity.followers_count is not null as has_profile_data,
+        activity.followers_count,
+        activity.followers_count - previous_day.followers_count as follower_growth,
+        coalesce(activity.posts, 0) as posts,
+        coalesce(activity.likes, 0) as likes,
+        coalesce(activity.comments, 0) as comments,
+        coalesce(activity.shares, 0) as shares,
+        activity.views,
+        coalesce(activity.mission_replies, 0) as mission_replies
+    from handle_days
+    left join activity
+        on handle_days.platform = activity.platform
+        and handle_days.handle = activity.handle
+        and handle_days.activity_date = activity.activity_date
+    left join activity as previous_day
+        on handle_days.platform = previous_day.platform
+        and handle_days.handle = previous_day.handle
+        and handle_days.activity_date - 1 = previous_day.activity_date
+),
+
+final as (
+    select
+        mission_id,
+        platform,
+        activity_date,
+        handle,
+        has_profile_data,
+        followers_count,
+        follower_growth,
+        posts,
+        likes,
+        comments,
+        shares,
+        views,
+        likes + comments + shares as interactions,
+        mission_replies,
+        round((likes + comments + shares)::numeric / nullif(followers_count, 0), 6)
+            as engagement_rate_per_follower,
+        round((likes + comments + shares)::numeric / nullif(posts, 0), 4)
+            as interactions_per_post,
+        round((likes + comments + shares)::numeric / nullif(views, 0), 6)
+            as engagement_rate_per_view,
+        now() as built_at
+    from joined
+)
+
+select * from final

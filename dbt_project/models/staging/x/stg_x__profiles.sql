@@ -1,0 +1,29 @@
+with
+
+source as (
+    select * from {{ source('x', 'x__profiles') }}
+),
+
+renamed as (
+    select
+        handle || '|' || (_interval_start at time zone 'utc')::date as profile_key,
+        'x'::text as platform,
+        handle,
+        user_id as platform_user_id,
+        (_interval_start at time zone 'utc')::date as observed_date,
+        (payload ->> 'observed_at')::timestamptz as observed_at,
+        payload -> 'data' ->> 'name' as display_name,
+        payload -> 'data' ->> 'description' as bio,
+        payload -> 'data' ->> 'url' as website_url,
+        payload -> 'data' ->> 'profile_image_url' as avatar_url,
+        coalesce((payload -> 'data' ->> 'verified')::boolean, false) as is_verified,
+        (payload -> 'data' -> 'public_metrics' ->> 'followers_count')::bigint as followers_count,
+        (payload -> 'data' -> 'public_metrics' ->> 'following_count')::bigint as following_count,
+        (payload -> 'data' -> 'public_metrics' ->> 'tweet_count')::bigint as post_count_total,
+        _load_id as load_id,
+        _loaded_at as loaded_at,
+        _interval_start as interval_start
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,1 @@
+"""Shared extraction machinery: HTTP client, typed errors, landing zone, raw loader."""

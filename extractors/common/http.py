@@ -1,0 +1,201 @@
+"""One HTTP client for every platform: session, timeouts, retries with backoff, redaction.
+
+Platforms differ only in how they authenticate and how their error bodies read; both are
+passed in, so no platform re-implements retries. Counters of requests and retries are kept
+for the extraction audit.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from extractors.common.errors import (
+    ExtractError,
+    RateLimitedError,
+    RetriableError,
+)
+from extractors.common.redact import redact_text
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "MissionPulse/0.1 (+https://github.com/missionpulse/missionpulse)"
+
+# Given a response that is not a 2xx, return the typed error it stands for.
+ErrorClassifier = Callable[[requests.Response, str, str | None], ExtractError]
+
+
+@dataclass
+class RequestStats:
+    """What a client did, for ``audit`` records and the end-of-run summary."""
+
+    requests: int = 0
+    retries: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    requests_by_handle: Counter[str] = field(default_factory=Counter)
+    retries_by_handle: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "errors": dict(self.errors),
+        }
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    # Longest wait we accept from a rate-limit reset before giving up on this request.
+    max_retry_after_s: float = 900.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Exponential backoff with jitter, or the platform's own wait when it gave one."""
+        if retry_after is not None:
+            return max(0.0, retry_after) + rng.uniform(0.0, 0.25)
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * (2**attempt))
+        return rng.uniform(ceiling / 2, ceiling)
+
+
+class ApiClient:
+    """A requests Session bound to one platform's base URL and credentials."""
+
+    def __init__(
+        self,
+        platform: str,
+        base_url: str,
+        classify: ErrorClassifier,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth_params: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ) -> None:
+        self.platform = platform
+        self.base_url = base_url.rstrip("/")
+        self._classify = classify
+        self._auth_params = dict(auth_params or {})
+        self._secrets = tuple(
+            v for v in [*(headers or {}).values(), *self._auth_params.values()] if v
+        )
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self.stats = RequestStats()
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.session.headers.update(dict(headers or {}))
+
+    def close(self) -> None:
+        self.session.close()
+
+    def redact(self, text: str) -> str:
+        """Text with this client's credentials removed (for logs and error messages)."""
+        return redact_text(text, self._secrets)
+
+    def get_json(
+        self, path: str, params: Mapping[str, Any] | None = None, *, handle: str | None = None
+    ) -> tuple[dict[str, Any], Mapping[str, str]]:
+        """GET ``path`` and return (JSON body, headers), retrying transient failures."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        query = {**dict(params or {}), **self._auth_params}
+        endpoint = path.split("?")[0]
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(url, query, endpoint, handle)
+            except RetriableError as err:
+                self.stats.errors[type(err).__name__] += 1
+                if attempt + 1 >= self.retry.max_attempts:
+                    raise
+                if err.retry_after is not None and err.retry_after > self.retry.max_retry_after_s:
+                    raise
+                wait = self.retry.delay(attempt, err.retry_after, self._rng)
+                log.warning(
+                    "%s; retry %d/%d in %.1fs",
+                    self.redact(str(err)),
+                    attempt + 1,
+                    self.retry.max_attempts - 1,
+                    wait,
+                )
+                self.stats.retries += 1
+                self.stats.retries_by_handle[handle or ""] += 1
+                attempt += 1
+                self._sleep(wait)
+
+    def _attempt(
+        self, url: str, query: Mapping[str, Any], endpoint: str, handle: str | None
+    ) -> tuple[dict[str, Any], Mapping[str, str]]:
+        self.stats.requests += 1
+        self.stats.requests_by_handle[handle or ""] += 1
+        try:
+            response = self.session.get(url, params=query, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetriableError(
+                self.platform,
+                endpoint,
+                f"{type(exc).__name__}: {self.redact(str(exc))}",
+                handle=handle,
+            ) from None
+        self.stats.statuses[response.status_code] += 1
+        if response.status_code >= 400:
+            raise self._classify(response, endpoint, handle)
+        try:
+            body = response.json()
+        except ValueError:
+            raise RetriableError(
+                self.platform,
+                endpoint,
+                f"malformed JSON page ({len(response.content)} bytes)",
+                handle=handle,
+                status=response.status_code,
+            ) from None
+        if not isinstance(body, dict):
+            raise RetriableError(
+                self.platform, endpoint, "JSON page is not an object", handle=handle
+            )
+        return body, response.headers
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After`` or an ``x-rate-limit-reset`` epoch header."""
+    value = headers.get("Retry-After")
+    if value is not None:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    reset = headers.get("x-rate-limit-reset")
+    if reset is not None:
+        try:
+            return max(0.0, float(reset) - (now if now is not None else time.time()))
+        except ValueError:
+            return None
+    return None
+
+
+def rate_limited(
+    platform: str, endpoint: str, handle: str | None, headers: Mapping[str, str], status: int
+) -> RateLimitedError:
+    return RateLimitedError(
+        platform,
+        endpoint,
+        "rate limited",
+        handle=handle,
+        status=status,
+        retry_after=retry_after_seconds(headers),
+    )

@@ -1,0 +1,304 @@
+"""The steps of one daily run, as plain functions.
+
+The Airflow DAG calls these (one task each) and so can tests and the CLI. Every step is
+keyed on the data interval and idempotent: rerunning a day replaces that day's partitions
+and rebuilds that day's mart rows, never adds to them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from extractors.common.load import load_manifest
+from extractors.common.window import Window
+from missionpulse import db, settings, warehouse
+from missionpulse.registry import Registry, load_registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractSummary:
+    platform: str
+    day: str
+    rows: dict[str, int]
+    requests: int
+    retries: int
+    failures: list[dict[str, str]]
+
+
+def window_for(day: date) -> Window:
+    return Window.for_day(day)
+
+
+@cache
+def registry() -> Registry:
+    return load_registry()
+
+
+def prepare() -> str:
+    """Start (or find) the warehouse, create the owned schemas, load the registry."""
+    url = warehouse.ensure_running()
+    db.ensure_schemas(url)
+    load_registry_tables(url, registry())
+    return url
+
+
+def _config_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(settings.config_dir().rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(settings.config_dir()).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def load_registry_tables(url: str, reg: Registry) -> None:
+    """Replace raw.registry__missions / raw.registry__handles with the validated config."""
+    digest = _config_digest()
+    with db.connect(url) as conn, conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-registry'))")
+        conn.execute(
+            """
+            create table if not exists raw.registry__missions (
+                mission_id text primary key, name text not null, mission_type text not null,
+                city text not null, country text not null, country_code text not null,
+                region text not null, active_from date not null, active_to date,
+                config_sha256 text not null, loaded_at timestamptz not null default now())
+            """
+        )
+        conn.execute(
+            """
+            create table if not exists raw.registry__handles (
+                mission_id text not null, platform text not null, handle text not null,
+                platform_account_id text, active_from date not null, active_to date,
+                config_sha256 text not null, loaded_at timestamptz not null default now(),
+                primary key (mission_id, platform))
+            """
+        )
+        conn.execute("delete from raw.registry__missions")
+        conn.execute("delete from raw.registry__handles")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into raw.registry__missions values (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                [
+                    (
+                        m.mission_id,
+                        m.name,
+                        m.mission_type,
+                        m.city,
+                        m.country,
+                        m.country_code,
+                        m.region,
+                        m.active_from,
+                        m.active_to,
+                        digest,
+                    )
+                    for m in reg.missions
+                ],
+            )
+            cur.executemany(
+                "insert into raw.registry__handles values (%s,%s,%s,%s,%s,%s,%s)",
+                [
+                    (
+                        h.mission_id,
+                        h.platform,
+                        h.handle,
+                        h.platform_account_id,
+                        h.active_from,
+                        h.active_to,
+                        digest,
+                    )
+                    for h in reg.handles
+                ],
+            )
+
+
+def extract(platform: str, day: date, faults: str = "none") -> ExtractSummary:
+    """Extract one platform's day into the landing zone and replace its raw partitions."""
+    from missionpulse.platforms import connection, pseudonymiser
+
+    if platform != "x":
+        raise ValueError(f"platform {platform!r} has no extractor yet (available: x)")
+    from extractors.x import extract as x_extract
+    from extractors.x.client import make_client
+
+    url = warehouse.ensure_running()
+    window = window_for(day)
+    conn_info = connection(platform, window, faults)
+    handles = [
+        x_extract.HandleRef(h.mission_id, h.handle) for h in registry().handles_for("x", on=day)
+    ]
+    client = make_client(conn_info.base_url, conn_info.token)
+    try:
+        result = x_extract.run(window, handles, client, settings.landing_dir(), pseudonymiser())
+    finally:
+        client.close()
+    rows: dict[str, int] = {}
+    with db.connect(url) as conn:
+        for entity, manifest in result.manifests.items():
+            rows[entity] = load_manifest(
+                conn,
+                x_extract.ENTITIES[entity],
+                manifest,
+                keep_handles=result.failed_handles,
+            )
+        record_extract_run(conn, result, [h.handle for h in handles], client.stats)
+    summary = ExtractSummary(
+        platform=platform,
+        day=day.isoformat(),
+        rows=rows,
+        requests=client.stats.requests,
+        retries=client.stats.retries,
+        failures=[asdict(f) for f in result.failures],
+    )
+    for failure in result.failures:
+        log.warning(
+            "%s handle %s on %s failed at %s: %s",
+            failure.platform,
+            failure.handle,
+            failure.window,
+            failure.stage,
+            failure.error,
+        )
+    return summary
+
+
+def record_extract_run(conn: Any, result: Any, handles: list[str], stats: Any) -> None:
+    """One audit.extract_runs row per handle: status, error, requests, rows, load ids."""
+    run_id = f"{result.platform}-{result.window.day:%Y%m%d}-{uuid.uuid4().hex[:10]}"
+    failures = {f.handle: f for f in result.failures}
+    load_ids = {entity: m.load_id for entity, m in result.manifests.items()}
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            """
+            insert into audit.extract_runs
+              (extract_run_id, platform, handle, interval_start, interval_end, status, stage,
+               error, requests, retries, rows, load_ids)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            """,
+            [
+                (
+                    run_id,
+                    result.platform,
+                    handle,
+                    result.window.start,
+                    result.window.end,
+                    "failed" if handle in failures else "ok",
+                    failures[handle].stage if handle in failures else None,
+                    failures[handle].error if handle in failures else None,
+                    stats.requests_by_handle.get(handle, 0),
+                    stats.retries_by_handle.get(handle, 0),
+                    json.dumps(result.rows_by_handle.get(handle, {})),
+                    json.dumps(load_ids),
+                )
+                for handle in handles
+            ],
+        )
+
+
+def validate_raw(platform: str, day: date, dag_run_id: str | None = None) -> list[dict[str, Any]]:
+    """Run the platform's raw suites on the day; raise QuarantineError on blocking failures."""
+    from expectations.base import BatchContext
+    from expectations.registry import raw_suites
+    from expectations.runner import QuarantineError, validate_batch
+
+    url = warehouse.ensure_running()
+    window = window_for(day)
+    known = frozenset(h.handle for h in registry().handles_for(platform))
+    outcomes = []
+    with db.connect(url, autocommit=True) as conn:
+        for suite in raw_suites(platform):
+            ctx = BatchContext(platform, suite.entity, window.start, window.end, known)
+            outcomes.append(validate_batch(conn, suite, ctx, dag_run_id=dag_run_id))
+    if any(not o.success for o in outcomes):
+        raise QuarantineError(outcomes)
+    return [
+        {"suite": o.suite, "rows": o.rows, "warnings": len(o.warnings), "dq_run_id": o.dq_run_id}
+        for o in outcomes
+    ]
+
+
+def dbt_env(url: str | None = None) -> dict[str, str]:
+    """Environment variables dbt's profile reads, derived from the warehouse URL."""
+    parts = urlsplit(url or warehouse.ensure_running())
+    return {
+        "MISSIONPULSE_DB_HOST": parts.hostname or "127.0.0.1",
+        "MISSIONPULSE_DB_PORT": str(parts.port or 5432),
+        "MISSIONPULSE_DB_USER": unquote(parts.username or ""),
+        "MISSIONPULSE_DB_PASSWORD": unquote(parts.password or ""),
+        "MISSIONPULSE_DB_NAME": parts.path.lstrip("/") or "postgres",
+    }
+
+
+def export_dbt_env() -> None:
+    os.environ.update(dbt_env())
+
+
+def dbt_vars(day: date) -> dict[str, str]:
+    window = window_for(day)
+    return {
+        "start_date": window.start.date().isoformat(),
+        "end_date": window.end.date().isoformat(),
+    }
+
+
+def score_comments(day: date, batch_size: int = 2048) -> dict[str, Any]:
+    """Score the day's audience comments that have no score for the current model version."""
+    from models.sentiment.predict import SentimentScorer
+
+    url = warehouse.ensure_running()
+    scorer = SentimentScorer.load()
+    window = window_for(day)
+    scored = 0
+    with db.connect(url) as conn:
+        rows = conn.execute(
+            """
+            select c.comment_id, coalesce(c.payload -> 'data' ->> 'text', '')
+            from raw.x__comments c
+            where c._interval_start = %s
+              and not exists (
+                select 1 from ml.comment_sentiment s
+                where s.platform = 'x' and s.comment_id = c.comment_id
+                  and s.model_version = %s)
+              and c.comment_id is not null
+              -- the audience's comments only: not the missions' own replies
+              and not exists (
+                select 1 from raw.x__profiles p
+                where p.user_id = c.author_id and p._interval_start = c._interval_start)
+            """,
+            (window.start, scorer.model_version),
+        ).fetchall()
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            predictions = scorer.predict([text for _, text in chunk])
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    """
+                    insert into ml.comment_sentiment
+                      (platform, comment_id, model_version, label, score, scored_at)
+                    values ('x', %s, %s, %s, %s, %s)
+                    on conflict (platform, comment_id, model_version) do nothing
+                    """,
+                    [
+                        (cid, scorer.model_version, p.label, float(p.score), datetime.now(UTC))
+                        for (cid, _), p in zip(chunk, predictions, strict=True)
+                    ],
+                )
+            scored += len(chunk)
+    return {"day": day.isoformat(), "model_version": scorer.model_version, "scored": scored}
+
+
+def dbt_project_paths() -> tuple[Path, Path]:
+    project = settings.dbt_project_dir()
+    return project, project / "profiles"

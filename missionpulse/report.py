@@ -1,0 +1,106 @@
+"""Short text summaries for people at a terminal (the demo, a day's run)."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+
+from missionpulse import db, settings
+
+
+def _safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username}:***@{parts.hostname}:{parts.port}"
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+def print_day_problems(url: str, day: date) -> None:
+    """The day's failed data-quality runs and extraction failures, if any."""
+    with db.connect(url) as conn:
+        failed = conn.execute(
+            "select summary from audit.dq_runs where batch_date = %s and not success "
+            "order by finished_at desc limit 5",
+            (day,),
+        ).fetchall()
+        handles = conn.execute(
+            """
+            with latest as (
+                select distinct on (platform) platform, extract_run_id
+                from audit.extract_runs
+                where interval_start = %s::date
+                order by platform, recorded_at desc
+            )
+            select r.platform, r.handle, r.stage, r.error
+            from audit.extract_runs r join latest using (platform, extract_run_id)
+            where r.status = 'failed'
+            order by 1, 2
+            """,
+            (day,),
+        ).fetchall()
+    for (summary,) in failed:
+        click.secho(summary, fg="red", err=True)
+    if handles:
+        click.secho(f"{len(handles)} handle(s) could not be extracted for {day}:", fg="yellow")
+        for platform, handle, stage, error in handles:
+            click.echo(f"  {platform} {handle} ({stage}): {error}")
+
+
+def print_demo_summary(url: str, first: date, last: date) -> None:
+    with db.connect(url) as conn:
+        totals = conn.execute(
+            """
+            select count(distinct activity_date), count(*), coalesce(sum(posts), 0),
+                   coalesce(sum(comments), 0)
+            from marts.fct_mission_daily_engagement
+            where activity_date between %s and %s
+            """,
+            (first, last),
+        ).fetchone()
+        top = conn.execute(
+            """
+            select m.mission_name, m.region, sum(f.posts) as posts,
+                   sum(f.interactions) as interactions,
+                   max(f.followers_count) filter (where f.activity_date = %s) as followers,
+                   round(avg(f.engagement_rate_per_follower) * 100, 3) as rate
+            from marts.fct_mission_daily_engagement f
+            join marts.dim_missions m using (mission_id)
+            where f.activity_date between %s and %s
+            group by 1, 2
+            order by interactions desc
+            limit 10
+            """,
+            (last, first, last),
+        ).fetchall()
+        scored = conn.execute("select count(*) from ml.comment_sentiment").fetchone()
+    assert totals is not None and scored is not None
+    days, rows, posts, comments = totals
+    click.echo("")
+    click.secho(f"MissionPulse demo: {first} .. {last}", bold=True)
+    click.echo(
+        f"{days} days, {rows} mission-platform-day rows, {posts} posts, {comments} audience "
+        f"comments, {scored[0]} comments scored for sentiment"
+    )
+    click.echo("")
+    click.secho("Top missions by interactions (likes + comments + shares)", bold=True)
+    header = (
+        f"{'mission':<46} {'region':<14} {'posts':>6} {'interactions':>12} "
+        f"{'followers':>10} {'eng/follower %':>14}"
+    )
+    click.echo(header)
+    click.echo("-" * len(header))
+    for name, region, p, inter, followers, rate in top:
+        click.echo(
+            f"{name[:46]:<46} {region[:14]:<14} {p:>6} {inter:>12} {followers or 0:>10} "
+            f"{rate if rate is not None else '-':>14}"
+        )
+    click.echo("")
+    click.secho("Where to look", bold=True)
+    click.echo(f"  warehouse   {_safe_url(url)}  (full URL: missionpulse warehouse url)")
+    click.echo("              marts.fct_mission_daily_engagement, marts.dim_missions,")
+    click.echo("              ml.comment_sentiment, audit.dq_runs, audit.raw_loads")
+    click.echo(f"  landing     {settings.landing_dir()}")
+    click.echo(f"  logs        {settings.logs_dir()}")

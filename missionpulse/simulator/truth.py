@@ -1,0 +1,69 @@
+"""Ground truth: what the simulator holds for a day, for tests and the ``simulate truth`` CLI.
+
+Counts follow the pipeline's definitions: posts are original posts created that UTC day;
+comments are replies created that day in the conversations of the handles' posts (the
+audience's and the missions' own answers); profiles are the handles that exist and are
+active that day. Everything is as of ``as_of`` (default: the day's production run, the next
+day at 02:00 UTC), so nothing later is counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from missionpulse.simulator.world import World, to_ms, world_for
+
+RUN_DELAY = timedelta(days=1, hours=2)
+
+
+def default_as_of(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC) + RUN_DELAY
+
+
+def truth(day: date, as_of: datetime | None = None, registry: Any | None = None) -> dict[str, Any]:
+    """JSON-able counts per platform for ``day`` as seen at ``as_of``."""
+    as_of = as_of or default_as_of(day)
+    world = world_for(registry)
+    return {
+        "date": day.isoformat(),
+        "as_of": as_of.isoformat(),
+        "platforms": {"x": x_truth(world, day, to_ms(as_of))},
+    }
+
+
+def x_truth(world: World, day: date, as_of_ms: int) -> dict[str, Any]:
+    accounts = [a for a in world.accounts("x") if a.exists and a.spec.active_on(day)]
+    posts = sum(
+        1
+        for account in accounts
+        for post in world.posts_on(account, day)
+        if post.created_ms <= as_of_ms
+    )
+    comments = [
+        comment
+        for account in accounts
+        for comment in world.comments_on(account, day)
+        if comment.created_ms <= as_of_ms
+    ]
+    audience = [c for c in comments if not c.by_mission]
+    return {
+        "profiles": len(accounts),
+        "posts": posts,
+        "comments": len(comments),
+        "mission_replies": len(comments) - len(audience),
+        "audience_comments": len(audience),
+        "comments_by_language": dict(sorted(Counter(c.language for c in audience).items())),
+        "comments_by_label": dict(sorted(Counter(c.label for c in audience).items())),
+    }
+
+
+def expected_posts(day: date, registry: Any | None = None) -> dict[tuple[str, str], int]:
+    """Original posts created on ``day`` per (platform, handle) of every existing, active handle."""
+    world = world_for(registry)
+    return {
+        (account.platform, account.handle): len(world.posts_on(account, day))
+        for account in world.accounts("x")
+        if account.exists and account.spec.active_on(day)
+    }

@@ -1,0 +1,1 @@
+"""Sentiment of audience comments: a fastText-style hashed n-gram classifier (PyTorch)."""

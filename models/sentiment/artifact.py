@@ -1,0 +1,82 @@
+"""Layout of a sentiment model artifact: ``model.pt`` (fp16 state dict) + ``metadata.json``.
+
+The model version is derived from the weights themselves
+(``fasttext-hash-v1-<first 8 hex digits of sha256(model.pt)>``), so two artifacts with the
+same version have the same weights, and a metadata file that does not belong to its
+weights is detected on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from models.sentiment.features import FeatureConfig
+from models.sentiment.model import HashedBagClassifier, ModelConfig
+
+ARTIFACT_DIR = Path(__file__).resolve().parent / "artifact"
+WEIGHTS_FILE = "model.pt"
+METADATA_FILE = "metadata.json"
+VERSION_PREFIX = "fasttext-hash-v1"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def weights_version(weights_path: Path) -> str:
+    """Model version named after the weights file's hash."""
+    return f"{VERSION_PREFIX}-{sha256_file(weights_path)[:8]}"
+
+
+def save_weights(model: HashedBagClassifier, out_dir: Path) -> Path:
+    """Write the model's state dict as fp16 tensors; return the file's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / WEIGHTS_FILE
+    state = {name: tensor.detach().to(torch.float16) for name, tensor in model.state_dict().items()}
+    torch.save(state, path)
+    return path
+
+
+def write_metadata(metadata: dict[str, Any], out_dir: Path) -> None:
+    """Write ``metadata.json`` (UTF-8, sorted keys, trailing newline)."""
+    text = json.dumps(metadata, indent=2, sort_keys=True, ensure_ascii=False)
+    (out_dir / METADATA_FILE).write_text(text + "\n", encoding="utf-8")
+
+
+def read_metadata(artifact_dir: Path) -> dict[str, Any]:
+    """The parsed ``metadata.json`` of an artifact."""
+    return json.loads((artifact_dir / METADATA_FILE).read_text(encoding="utf-8"))
+
+
+def load_artifact(
+    artifact_dir: Path,
+) -> tuple[HashedBagClassifier, FeatureConfig, tuple[str, ...], str]:
+    """Model (float32, eval mode), featuriser settings, labels and version of an artifact."""
+    metadata = read_metadata(artifact_dir)
+    weights = artifact_dir / WEIGHTS_FILE
+    version = weights_version(weights)
+    if metadata["model_version"] != version:
+        raise ValueError(
+            f"{artifact_dir}: metadata says {metadata['model_version']}, weights are {version}"
+        )
+    features = metadata["features"]
+    feature_config = FeatureConfig(
+        n_buckets=features["n_buckets"],
+        char_ngrams=tuple(features["char_ngrams"]),
+        word_bigrams=features["word_bigrams"],
+    )
+    model = HashedBagClassifier(ModelConfig(**metadata["model"]))
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    model.load_state_dict({name: tensor.float() for name, tensor in state.items()})
+    model.eval()
+    return model, feature_config, tuple(metadata["labels"]), version
