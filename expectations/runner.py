@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -114,7 +115,18 @@ def _frame(conn: Any, suite: SuiteSpec, interval_start: datetime) -> pd.DataFram
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """Plain JSON (NaN and infinities become null: PostgreSQL's jsonb refuses them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if value is pd.NaT:
+        return None
+    return str(value)  # timestamps, decimals, numpy scalars
 
 
 def _outcomes(result: Any) -> list[ExpectationOutcome]:

@@ -15,12 +15,17 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from missionpulse import settings
+from missionpulse.simulator.faults import PROFILES
 
-FAULT_PROFILES = ("none", "rate-limit", "flaky")
+if TYPE_CHECKING:
+    from missionpulse.orchestration import RunOutcome
+
+FAULT_PROFILES = tuple(PROFILES)
 
 
 def _fail(message: str) -> None:
@@ -200,10 +205,10 @@ def _output_to(path: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-def _run_days(days: list[date], faults: str) -> list[object]:
+def _run_days(days: list[date], faults: str) -> list[RunOutcome]:
     from missionpulse import orchestration
 
-    outcomes = []
+    outcomes: list[RunOutcome] = []
     for number, day in enumerate(days, start=1):
         started = time.monotonic()
         log_path = settings.logs_dir() / "runs" / f"{day.isoformat()}.log"
@@ -231,7 +236,7 @@ def run(day: str, faults: str) -> None:
     url = _start_pipeline()
     (outcome,) = _run_days([the_day], faults)
     report.print_day_problems(url, the_day)
-    if not outcome.ok:  # type: ignore[attr-defined]
+    if not outcome.ok:
         _fail(f"the run for {the_day} failed; see the messages above and {settings.logs_dir()}")
 
 
@@ -250,7 +255,7 @@ def demo(days: int, faults: str) -> None:
     outcomes = _run_days(span, faults)
     click.echo(f"done in {time.monotonic() - started:.0f}s")
     report.print_demo_summary(url, span[0], span[-1])
-    if not all(o.ok for o in outcomes):  # type: ignore[attr-defined]
+    if not all(o.ok for o in outcomes):
         _fail("some days failed; see above")
 
 
@@ -274,9 +279,10 @@ def sentiment() -> None:
 @click.option("--seed", default=13, show_default=True)
 def sentiment_train(data_dir: Path, out_dir: Path | None, seed: int) -> None:
     """Train the model from the data files (seeded) and write the artifact."""
-    from models.sentiment.train import DEFAULT_ARTIFACT_DIR, train
+    from models.sentiment.artifact import ARTIFACT_DIR
+    from models.sentiment.train import train
 
-    metadata = train(data_dir, out_dir or DEFAULT_ARTIFACT_DIR, seed=seed)
+    metadata = train(data_dir, out_dir or ARTIFACT_DIR, seed=seed)
     click.echo(json.dumps(metadata.get("validation", metadata), indent=2))
 
 

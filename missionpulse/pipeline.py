@@ -8,6 +8,7 @@ and rebuilds that day's mart rows, never adds to them.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -124,44 +125,41 @@ def load_registry_tables(url: str, reg: Registry) -> None:
             )
 
 
+def extractor(platform: str) -> Any:
+    """The platform's extractor package (see ``extractors.common.result`` for its contract)."""
+    if platform not in settings.PLATFORMS:
+        raise ValueError(f"unknown platform {platform!r}; use one of {settings.PLATFORMS}")
+    try:
+        return importlib.import_module(f"extractors.{platform}")
+    except ModuleNotFoundError:
+        raise ValueError(f"platform {platform!r} has no extractor yet") from None
+
+
 def extract(platform: str, day: date, faults: str = "none") -> ExtractSummary:
     """Extract one platform's day into the landing zone and replace its raw partitions."""
+    from extractors.common.result import HandleRef
     from missionpulse.platforms import connection, pseudonymiser
 
-    if platform != "x":
-        raise ValueError(f"platform {platform!r} has no extractor yet (available: x)")
-    from extractors.x import extract as x_extract
-    from extractors.x.client import make_client
-
+    package = extractor(platform)
     url = warehouse.ensure_running()
     window = window_for(day)
     conn_info = connection(platform, window, faults)
     handles = [
-        x_extract.HandleRef(h.mission_id, h.handle) for h in registry().handles_for("x", on=day)
+        HandleRef(h.mission_id, h.handle, h.platform_account_id)
+        for h in registry().handles_for(platform, on=day)
     ]
-    client = make_client(conn_info.base_url, conn_info.token)
+    client = package.make_client(conn_info.base_url, conn_info.token)
     try:
-        result = x_extract.run(window, handles, client, settings.landing_dir(), pseudonymiser())
+        result = package.run(window, handles, client, settings.landing_dir(), pseudonymiser())
     finally:
         client.close()
     rows: dict[str, int] = {}
     with db.connect(url) as conn:
         for entity, manifest in result.manifests.items():
             rows[entity] = load_manifest(
-                conn,
-                x_extract.ENTITIES[entity],
-                manifest,
-                keep_handles=result.failed_handles,
+                conn, package.ENTITIES[entity], manifest, keep_handles=result.failed_handles
             )
         record_extract_run(conn, result, [h.handle for h in handles], client.stats)
-    summary = ExtractSummary(
-        platform=platform,
-        day=day.isoformat(),
-        rows=rows,
-        requests=client.stats.requests,
-        retries=client.stats.retries,
-        failures=[asdict(f) for f in result.failures],
-    )
     for failure in result.failures:
         log.warning(
             "%s handle %s on %s failed at %s: %s",
@@ -171,7 +169,14 @@ def extract(platform: str, day: date, faults: str = "none") -> ExtractSummary:
             failure.stage,
             failure.error,
         )
-    return summary
+    return ExtractSummary(
+        platform=platform,
+        day=day.isoformat(),
+        rows=rows,
+        requests=client.stats.requests,
+        retries=client.stats.retries,
+        failures=[asdict(f) for f in result.failures],
+    )
 
 
 def record_extract_run(conn: Any, result: Any, handles: list[str], stats: Any) -> None:

@@ -73,7 +73,9 @@ META_COLUMNS = (
 
 def ensure_table(conn: psycopg.Connection[Any], spec: EntitySpec) -> None:
     table = sql.Identifier("raw", spec.table)
-    columns = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in META_COLUMNS]
+    columns: list[sql.Composable] = [
+        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in META_COLUMNS
+    ]
     columns += [
         sql.SQL("{} {}").format(sql.Identifier(k.name), sql.SQL(k.sql_type)) for k in spec.keys
     ]

@@ -13,23 +13,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from extractors.common.errors import AuthError, ExtractError, PermissionDeniedError
 from extractors.common.http import ApiClient
-from extractors.common.landing import Manifest, write_batch
+from extractors.common.landing import write_batch
 from extractors.common.load import EntitySpec, KeyColumn
 from extractors.common.pseudonym import Pseudonymiser
+from extractors.common.result import ExtractResult, HandleRef, envelope
 from extractors.common.window import Window, parse_rfc3339, rfc3339
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "x"
 USER_FIELDS = (
-    "created_at,description,id,name,profile_image_url,public_metrics,url,username,verified"
+    "created_at,description,entities,id,name,profile_image_url,public_metrics,url,username,verified"
 )
 TWEET_FIELDS = (
     "author_id,conversation_id,created_at,id,in_reply_to_user_id,lang,public_metrics,"
@@ -72,47 +72,7 @@ ENTITIES = {
 }
 
 
-@dataclass(frozen=True)
-class HandleRef:
-    mission_id: str
-    handle: str
-
-
-@dataclass(frozen=True)
-class HandleFailure:
-    platform: str
-    handle: str
-    window: str
-    stage: str
-    error: str
-
-
-@dataclass
-class ExtractResult:
-    platform: str
-    window: Window
-    manifests: dict[str, Manifest] = field(default_factory=dict)
-    failures: list[HandleFailure] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
-    rows_by_handle: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    @property
-    def failed_handles(self) -> list[str]:
-        return sorted({f.handle for f in self.failures})
-
-
 # --- pure parsing -----------------------------------------------------------------------
-
-
-def envelope(
-    handle: str, endpoint: str, observed_at: datetime, data: dict[str, Any]
-) -> dict[str, Any]:
-    """A landed record: the API object as returned plus where and when it was observed."""
-    return {
-        "request": {"handle": handle, "endpoint": endpoint},
-        "observed_at": observed_at.isoformat(),
-        "data": data,
-    }
 
 
 def search_queries(conversation_ids: Sequence[str], max_chars: int) -> list[str]:
@@ -257,11 +217,7 @@ def run(
     users, missing = lookup_users(client, names)
     for ref in handles:
         if ref.handle.lower() in missing:
-            result.failures.append(
-                HandleFailure(
-                    PLATFORM, ref.handle, window.label(), "profile", missing[ref.handle.lower()]
-                )
-            )
+            result.fail(ref.handle, "profile", missing[ref.handle.lower()])
 
     profiles: list[dict[str, Any]] = []
     posts: list[dict[str, Any]] = []
@@ -294,11 +250,7 @@ def run(
         except (AuthError, PermissionDeniedError):
             raise  # every other handle would fail the same way: stop the platform
         except ExtractError as err:
-            result.failures.append(
-                HandleFailure(
-                    PLATFORM, ref.handle, window.label(), "posts", client.redact(str(err))
-                )
-            )
+            result.fail(ref.handle, "posts", client.redact(str(err)))
             continue
         posts.extend(
             envelope(ref.handle, "/2/users/:id/tweets", observed_at, p)
@@ -316,9 +268,7 @@ def run(
         )
 
     for entity, records in (("profiles", profiles), ("posts", posts), ("comments", comments)):
-        for record in records:
-            per_handle = result.rows_by_handle.setdefault(record["request"]["handle"], {})
-            per_handle[entity] = per_handle.get(entity, 0) + 1
+        result.count_rows(entity, records)
     result.stats = client.stats.as_dict() | {"full_archive_search": full_archive}
     for entity, records in (("profiles", profiles), ("posts", posts), ("comments", comments)):
         result.manifests[entity] = write_batch(

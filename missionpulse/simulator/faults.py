@@ -6,9 +6,18 @@ many times that URL was requested before, so a run is reproducible; and a URL th
 disturbed is always answered properly the next time, so a client that retries finishes.
 
 What a kind means on the wire is the platform's business (each renders its own 429 and 5xx
-bodies); the server itself handles the kinds that concern the connection (``slow``,
-``reset``). New profiles (schema drift, expired tokens, deprecated metrics, bad data,
-chaos) add a kind here and its rendering in the platform modules.
+bodies); the server itself handles the kinds that concern the connection or the bytes
+(``slow``, ``reset``, ``malformed``).
+
+Besides these transient faults a profile may switch on *modes*, which hold for every
+request of the run and which each platform API interprets itself:
+
+- ``drift``: schema drift on every answer (extra fields, missing optional fields,
+  reordered keys); the data itself is unchanged;
+- ``expired-token:<platform>``: that platform's token has expired (its real auth error on
+  every request); the other platforms are unaffected;
+- ``deprecated-metric``: one more insights metric than the real 2025 deprecations is
+  refused with the platform's deprecation error.
 """
 
 from __future__ import annotations
@@ -23,7 +32,12 @@ RATE_LIMIT = "rate_limit"  # 429 with a reset 1-2 s ahead
 SERVER_ERROR = "server_error"  # 500, 502 or 503 with the platform's body
 SLOW = "slow"  # answered correctly, but only after SLOW_SECONDS
 RESET = "reset"  # the connection is closed without an answer
+MALFORMED = "malformed"  # a 200 whose JSON body is cut short
 SLOW_SECONDS = 3.0
+
+DRIFT = "drift"
+DEPRECATED_METRIC = "deprecated-metric"
+EXPIRED_TOKEN_PREFIX = "expired-token:"
 
 
 @dataclass(frozen=True)
@@ -31,12 +45,29 @@ class FaultProfile:
     name: str
     rate: float
     kinds: tuple[tuple[str, float], ...]
+    modes: frozenset[str] = frozenset()
 
+    def has_mode(self, mode: str) -> bool:
+        return mode in self.modes
+
+    def token_expired(self, platform: str) -> bool:
+        return f"{EXPIRED_TOKEN_PREFIX}{platform}" in self.modes
+
+
+TRANSIENT = ((RATE_LIMIT, 0.3), (SERVER_ERROR, 0.3), (SLOW, 0.1), (RESET, 0.15), (MALFORMED, 0.15))
 
 PROFILES: dict[str, FaultProfile] = {
     "none": FaultProfile("none", 0.0, ()),
     "rate-limit": FaultProfile("rate-limit", 0.10, ((RATE_LIMIT, 1.0),)),
-    "flaky": FaultProfile("flaky", 0.10, ((SERVER_ERROR, 0.5), (SLOW, 0.25), (RESET, 0.25))),
+    "flaky": FaultProfile(
+        "flaky", 0.10, ((SERVER_ERROR, 0.4), (SLOW, 0.2), (RESET, 0.2), (MALFORMED, 0.2))
+    ),
+    "drift": FaultProfile("drift", 0.0, (), frozenset({DRIFT})),
+    "expired-token": FaultProfile(
+        "expired-token", 0.0, (), frozenset({EXPIRED_TOKEN_PREFIX + "facebook"})
+    ),
+    "deprecated-metric": FaultProfile("deprecated-metric", 0.0, (), frozenset({DEPRECATED_METRIC})),
+    "chaos": FaultProfile("chaos", 0.15, TRANSIENT, frozenset({DRIFT})),
 }
 
 

@@ -1,9 +1,9 @@
 """The simulator's HTTP server: one local endpoint that speaks the platforms' APIs.
 
 A ``ThreadingHTTPServer`` with keep-alive (HTTP/1.1) hands each request to the platform API
-that serves its path (X today: ``/2/...``), on the clock carried by the request's bearer
-token, after the fault injector has had its say. Logging is quiet: requests go to the
-``missionpulse.simulator`` logger at DEBUG.
+that serves its path (each API says which paths are its own, e.g. X's ``/2/...``), on the
+clock carried by the request's bearer token, after the fault injector has had its say.
+Logging is quiet: requests go to the ``missionpulse.simulator`` logger at DEBUG.
 """
 
 from __future__ import annotations
@@ -14,13 +14,22 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from missionpulse.simulator.faults import RESET, SLOW, SLOW_SECONDS, FaultInjector, FaultProfile
+from missionpulse.simulator.faults import (
+    MALFORMED,
+    RESET,
+    SLOW,
+    SLOW_SECONDS,
+    Fault,
+    FaultInjector,
+    FaultProfile,
+)
 from missionpulse.simulator.messages import Request, Response, json_response
 from missionpulse.simulator.tokens import request_clock
 from missionpulse.simulator.world import World, world_for
@@ -29,15 +38,27 @@ from missionpulse.simulator.x_api import XApi
 log = logging.getLogger("missionpulse.simulator")
 
 
+class PlatformApi(Protocol):
+    """One platform's wire format: which paths it serves, its answers and its error bodies."""
+
+    def handles(self, path: str) -> bool: ...
+
+    def respond(self, request: Request, now: datetime) -> Response: ...
+
+    def fault_response(self, fault: Fault, request: Request) -> Response: ...
+
+
 class SimulatorServer(ThreadingHTTPServer):
     """The simulator; ``base_url`` is where clients point, ``shutdown()`` stops and closes it."""
 
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], x_api: XApi, injector: FaultInjector) -> None:
+    def __init__(
+        self, address: tuple[str, int], apis: Sequence[PlatformApi], injector: FaultInjector
+    ) -> None:
         super().__init__(address, _Handler)
-        self.x_api = x_api
+        self.apis = tuple(apis)
         self.injector = injector
         self.thread: threading.Thread | None = None
 
@@ -86,12 +107,16 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == SLOW:
             time.sleep(SLOW_SECONDS)
             fault = None
-        if not self.server.x_api.handles(request.path):
+        api = next((a for a in self.server.apis if a.handles(request.path)), None)
+        if api is None:
             response = json_response(404, {"error": f"no simulated API serves {request.path}"})
-        elif fault is not None:
-            response = self.server.x_api.fault_response(fault, request)
+        elif fault is not None and fault.kind != MALFORMED:
+            response = api.fault_response(fault, request)
         else:
-            response = self.server.x_api.respond(request, request_clock(request.bearer_token))
+            response = api.respond(request, request_clock(request.bearer_token))
+            if fault is not None and response.status == 200:
+                # a page cut short in transit: valid headers, truncated JSON
+                response = Response(200, response.body[: len(response.body) // 2], response.headers)
         self._write(response)
         self.log_request(response.status, len(response.body))
 
@@ -134,10 +159,13 @@ def make_server(
     requests per 15 minutes per endpoint (keys like ``/2/users/by``);
     ``x_full_archive=False`` refuses full-archive search, as X does without Pro access.
     """
-    x_api = XApi(
-        world or world_for(registry), full_archive=x_full_archive, rate_limits=x_rate_limits
-    )
-    return SimulatorServer((host, port), x_api, FaultInjector(faults, seed=fault_seed))
+    the_world = world or world_for(registry)
+    injector = FaultInjector(faults, seed=fault_seed)
+    modes = injector.profile.modes
+    apis: list[PlatformApi] = [
+        XApi(the_world, full_archive=x_full_archive, rate_limits=x_rate_limits, modes=modes),
+    ]
+    return SimulatorServer((host, port), apis, injector)
 
 
 def start_in_thread(

@@ -10,6 +10,7 @@ day at 02:00 UTC), so nothing later is counted.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -29,7 +30,9 @@ def truth(day: date, as_of: datetime | None = None, registry: Any | None = None)
     return {
         "date": day.isoformat(),
         "as_of": as_of.isoformat(),
-        "platforms": {"x": x_truth(world, day, to_ms(as_of))},
+        "platforms": {
+            platform: count(world, day, to_ms(as_of)) for platform, count in TRUTHS.items()
+        },
     }
 
 
@@ -57,6 +60,10 @@ def x_truth(world: World, day: date, as_of_ms: int) -> dict[str, Any]:
         "comments_by_language": dict(sorted(Counter(c.language for c in audience).items())),
         "comments_by_label": dict(sorted(Counter(c.label for c in audience).items())),
     }
+
+
+# One counting function per simulated platform: (world, day, as_of in ms) -> counts.
+TRUTHS: dict[str, Callable[[World, date, int], dict[str, Any]]] = {"x": x_truth}
 
 
 def expected_posts(day: date, registry: Any | None = None) -> dict[tuple[str, str], int]:

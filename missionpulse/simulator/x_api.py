@@ -31,7 +31,14 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from missionpulse.simulator.faults import RATE_LIMIT, SERVER_ERROR, Fault
+from missionpulse.simulator.drift import drift
+from missionpulse.simulator.faults import (
+    DRIFT,
+    EXPIRED_TOKEN_PREFIX,
+    RATE_LIMIT,
+    SERVER_ERROR,
+    Fault,
+)
 from missionpulse.simulator.messages import Request, Response, json_response
 from missionpulse.simulator.ratelimit import RateLimiter
 from missionpulse.simulator.world import (
@@ -163,6 +170,13 @@ BAD_GATEWAY_HTML = (
 
 
 # --- errors ----------------------------------------------------------------------------------
+
+
+# Schema drift (mode ``drift``): optional fields X may leave out, fields it may add.
+DRIFT_OPTIONAL = frozenset(
+    {"lang", "entities", "referenced_tweets", "description", "url", "location", "verified"}
+)
+DRIFT_EXTRA = {"possibly_sensitive": False, "withheld": {"copyright": False, "country_codes": []}}
 
 
 class InvalidRequest(Exception):
@@ -500,8 +514,10 @@ class XApi:
         full_archive: bool = True,
         rate_limits: Mapping[str, int] | None = None,
         limiter: RateLimiter | None = None,
+        modes: frozenset[str] = frozenset(),
     ) -> None:
         self.world = world
+        self.modes = modes
         self.full_archive = full_archive
         self.rate_limits = {**DEFAULT_RATE_LIMITS, **(rate_limits or {})}
         self.limiter = limiter or RateLimiter()
@@ -517,7 +533,7 @@ class XApi:
         if endpoint is None:
             return json_response(404, PAGE_NOT_FOUND_BODY)
         token = request.bearer_token
-        if token is None:
+        if token is None or EXPIRED_TOKEN_PREFIX + PLATFORM in self.modes:
             return json_response(401, UNAUTHORIZED_BODY)
         quota = self.limiter.take(token, endpoint, self.rate_limits[endpoint])
         headers = {
@@ -533,6 +549,8 @@ class XApi:
             status, payload = self._answer(endpoint, params, path_params, to_ms(now), token)
         except InvalidRequest as invalid:
             status, payload = 400, invalid.body()
+        if DRIFT in self.modes and status == 200:
+            payload = drift(payload, DRIFT_OPTIONAL, DRIFT_EXTRA, PLATFORM)
         return json_response(status, payload, headers)
 
     def fault_response(self, fault: Fault, request: Request) -> Response:

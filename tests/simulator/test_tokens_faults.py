@@ -52,7 +52,7 @@ def test_faults_are_deterministic_and_never_twice_in_a_row_for_a_url() -> None:
         assert all(not (a and b) for a, b in zip(attempts, attempts[1:], strict=False))
     share = sum(1 for kind in first[::4] if kind) / len(urls)
     assert 0.05 <= share <= 0.16
-    assert {"server_error", "slow", "reset"} == {kind for kind in first if kind}
+    assert {"server_error", "slow", "reset", "malformed"} == {kind for kind in first if kind}
 
 
 def test_profiles_are_chosen_by_name_and_can_be_defined() -> None:

@@ -1,0 +1,87 @@
+"""The command line: the commands people type, with real inputs and outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from missionpulse.cli import main
+from missionpulse.settings import config_dir
+
+
+def test_registry_check_passes_on_the_shipped_config() -> None:
+    result = CliRunner().invoke(main, ["registry", "check"])
+
+    assert result.exit_code == 0, result.output
+    assert "registry OK: 125 missions" in result.output
+
+
+def test_registry_check_reports_every_problem_with_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "config"
+    shutil.copytree(config_dir(), broken)
+    handles = broken / "registry" / "handles.csv"
+    lines = handles.read_text().splitlines()
+    lines[3] = "pk-nowhere,x,PakEmbNowhere,,2020-01-01,"
+    lines[5] = lines[5].replace(",x,", ",myspace,", 1)
+    handles.write_text("\n".join(lines) + "\n")
+
+    result = CliRunner().invoke(main, ["registry", "check", "--config", str(broken)])
+
+    assert result.exit_code == 1
+    assert f"{handles}:4:" in result.output and "pk-nowhere" in result.output
+    assert f"{handles}:6:" in result.output
+    assert "2 problem(s)" in result.output
+
+
+def test_simulate_truth_prints_counts_per_platform_and_entity() -> None:
+    result = CliRunner().invoke(main, ["simulate", "truth", "--date", "2026-03-02", "--json"])
+
+    assert result.exit_code == 0, result.output
+    truth = json.loads(result.output)
+    assert truth["date"] == "2026-03-02"
+    x = truth["platforms"]["x"]
+    assert x["profiles"] > 100 and x["posts"] > 100 and x["comments"] > x["posts"]
+
+
+def test_simulate_truth_rejects_a_bad_date() -> None:
+    result = CliRunner().invoke(main, ["simulate", "truth", "--date", "02/03/2026"])
+
+    assert result.exit_code != 0
+    assert "YYYY-MM-DD" in result.output
+
+
+def test_sentiment_predict_writes_one_labelled_row_per_input_row(tmp_path: Path) -> None:
+    source = tmp_path / "in.tsv"
+    texts = ["Thank you so much, wonderful event!", "", "This is terrible service", "سلام"]
+    with source.open("w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t")
+        writer.writerow(["id", "text"])
+        writer.writerows([[i, t] for i, t in enumerate(texts)])
+    out = tmp_path / "out.tsv"
+
+    result = CliRunner().invoke(
+        main, ["sentiment", "predict", "--input", str(source), "--output", str(out)]
+    )
+
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(), delimiter="\t"))
+    assert [r["label"] for r in rows][0] == "positive"
+    assert rows[2]["label"] == "negative"
+    assert len(rows) == len(texts)
+    assert all(0.0 <= float(r["score"]) <= 1.0 for r in rows)
+
+
+def test_sentiment_predict_without_text_column_names_the_file(tmp_path: Path) -> None:
+    source = tmp_path / "in.tsv"
+    source.write_text("body\nhello\n")
+
+    result = CliRunner().invoke(
+        main, ["sentiment", "predict", "--input", str(source), "--output", str(tmp_path / "o")]
+    )
+
+    assert result.exit_code == 1
+    assert "text" in result.output and str(source) in result.output
