@@ -28,6 +28,18 @@ class Request:
         token = token.strip()
         return token if scheme.lower() == "bearer" and token else None
 
+    @property
+    def credential(self) -> str | None:
+        """Whatever authenticates the request: a bearer token, the Graph API's
+        ``access_token`` parameter or YouTube's ``key`` parameter (first one found)."""
+        if self.bearer_token:
+            return self.bearer_token
+        for name in ("access_token", "key"):
+            values = self.params.get(name)
+            if values and values[-1]:
+                return values[-1]
+        return None
+
 
 @dataclass
 class Response:

@@ -113,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault is not None and fault.kind != MALFORMED:
             response = api.fault_response(fault, request)
         else:
-            response = api.respond(request, request_clock(request.bearer_token))
+            response = api.respond(request, request_clock(request.credential))
             if fault is not None and response.status == 200:
                 # a page cut short in transit: valid headers, truncated JSON
                 response = Response(200, response.body[: len(response.body) // 2], response.headers)
