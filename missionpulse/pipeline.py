@@ -13,12 +13,14 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from psycopg import sql
 
 from extractors.common.load import load_manifest
 from extractors.common.window import Window
@@ -258,52 +260,67 @@ def dbt_vars(day: date) -> dict[str, str]:
     }
 
 
-def score_comments(day: date, batch_size: int = 2048) -> dict[str, Any]:
-    """Score the day's audience comments that have no score for the current model version."""
+def score_comments(
+    day: date, platforms: Sequence[str] = settings.PLATFORMS, batch_size: int = 2048
+) -> dict[str, Any]:
+    """Score the day's audience comments that have no score for the current model version.
+
+    Reads dbt's staging views (one shape for every platform), skips the missions' own
+    replies, and inserts with ``on conflict do nothing``: a rerun scores nothing twice.
+    """
     from models.sentiment.predict import SentimentScorer
 
     url = warehouse.ensure_running()
     scorer = SentimentScorer.load()
     window = window_for(day)
-    scored = 0
+    scored: dict[str, int] = {}
     with db.connect(url) as conn:
-        rows = conn.execute(
-            """
-            select c.comment_id, coalesce(c.payload -> 'data' ->> 'text', '')
-            from raw.x__comments c
-            where c._interval_start = %s
-              and not exists (
-                select 1 from ml.comment_sentiment s
-                where s.platform = 'x' and s.comment_id = c.comment_id
-                  and s.model_version = %s)
-              and c.comment_id is not null
-              -- the audience's comments only: not the missions' own replies
-              and not exists (
-                select 1 from raw.x__profiles p
-                where p.user_id = c.author_id and p._interval_start = c._interval_start)
-            """,
-            (window.start, scorer.model_version),
-        ).fetchall()
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            predictions = scorer.predict([text for _, text in chunk])
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(
+        for platform in platforms:
+            comments = sql.Identifier("staging", f"stg_{platform}__comments")
+            profiles = sql.Identifier("staging", f"stg_{platform}__profiles")
+            rows = conn.execute(
+                sql.SQL(
                     """
-                    insert into ml.comment_sentiment
-                      (platform, comment_id, model_version, label, score, scored_at)
-                    values ('x', %s, %s, %s, %s, %s)
-                    on conflict (platform, comment_id, model_version) do nothing
-                    """,
-                    [
-                        (cid, scorer.model_version, p.label, float(p.score), datetime.now(UTC))
-                        for (cid, _), p in zip(chunk, predictions, strict=True)
-                    ],
-                )
-            scored += len(chunk)
+                    select c.comment_id, coalesce(c.comment_text, '')
+                    from {comments} c
+                    where c.interval_start = %(start)s
+                      and c.comment_id is not null
+                      and not exists (
+                        select 1 from ml.comment_sentiment s
+                        where s.platform = %(platform)s and s.comment_id = c.comment_id
+                          and s.model_version = %(version)s)
+                      -- the audience's comments only: not the missions' own replies
+                      and not exists (
+                        select 1 from {profiles} p
+                        where p.platform_user_id = c.author_key
+                          and p.interval_start = c.interval_start)
+                    """
+                ).format(comments=comments, profiles=profiles),
+                {"start": window.start, "platform": platform, "version": scorer.model_version},
+            ).fetchall()
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                predictions = scorer.predict([text for _, text in chunk])
+                scored_at = datetime.now(UTC)
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.executemany(
+                        """
+                        insert into ml.comment_sentiment
+                          (platform, comment_id, model_version, label, score, scored_at)
+                        values (%s, %s, %s, %s, %s, %s)
+                        on conflict (platform, comment_id, model_version) do nothing
+                        """,
+                        [
+                            (
+                                platform,
+                                cid,
+                                scorer.model_version,
+                                p.label,
+                                float(p.score),
+                                scored_at,
+                            )
+                            for (cid, _), p in zip(chunk, predictions, strict=True)
+                        ],
+                    )
+            scored[platform] = len(rows)
     return {"day": day.isoformat(), "model_version": scorer.model_version, "scored": scored}
-
-
-def dbt_project_paths() -> tuple[Path, Path]:
-    project = settings.dbt_project_dir()
-    return project, project / "profiles"

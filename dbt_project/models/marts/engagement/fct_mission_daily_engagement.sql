@@ -12,7 +12,12 @@ with
 
 handles as (
     select * from {{ ref('stg_registry__handles') }}
-    where platform in ('{{ var("extracted_platforms") | join("', '") }}')
+    -- only the platforms whose data passed extraction and validation for the run
+    where platform in (
+        {%- for platform in var("extracted_platforms").split(",") %}
+        '{{ platform | trim }}'{{ "," if not loop.last }}
+        {%- endfor %}
+    )
 ),
 
 activity as (
