@@ -45,7 +45,7 @@ def extract(platform: str, data_interval_start=None, params=None) -> dict:
     """Extract the platform's day into the landing zone and replace its raw partitions."""
     from dataclasses import asdict
 
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     from extractors.common.errors import AuthError, PermissionDeniedError
     from missionpulse import pipeline
@@ -60,7 +60,7 @@ def extract(platform: str, data_interval_start=None, params=None) -> dict:
 @task
 def validate(platform: str, data_interval_start=None, run_id=None) -> dict:
     """Great Expectations on the day's raw batch; a blocking failure quarantines it."""
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     from expectations.runner import QuarantineError
     from missionpulse import pipeline
@@ -75,7 +75,7 @@ def validate(platform: str, data_interval_start=None, run_id=None) -> dict:
 @task(trigger_rule="all_done")
 def select_publishable(ti=None) -> str:
     """The platforms whose data passed extraction and validation today (comma-separated)."""
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     passed = [p for p in PLATFORMS if ti.xcom_pull(task_ids=f"validate_{p}") is not None]
     if not passed:

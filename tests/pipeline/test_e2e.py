@@ -38,7 +38,19 @@ def missionpulse(*args: str, state_dir: Path, warehouse_url: str) -> subprocess.
         text=True,
         timeout=900,
     )
-    assert done.returncode == 0, (done.stdout[-4000:], done.stderr[-6000:])
+    if done.returncode != 0:
+        logs = sorted((state_dir / "logs" / "runs").glob("*.log"))
+        errors = [
+            line
+            for log in logs
+            for line in log.read_text(errors="replace").splitlines()
+            if any(mark in line for mark in ("[error", "Error", "Traceback", "FAILED", "failed"))
+        ]
+        pytest.fail(
+            f"missionpulse {' '.join(args)} exited {done.returncode}\n"
+            f"stdout: {done.stdout[-2000:]}\nstderr: {done.stderr[-2000:]}\n"
+            "errors in the run logs:\n" + "\n".join(errors[-60:])
+        )
     return done
 
 
