@@ -53,8 +53,20 @@ def prepare() -> str:
     """Start (or find) the warehouse, create the owned schemas, load the registry."""
     url = warehouse.ensure_running()
     db.ensure_schemas(url)
+    ensure_raw_tables(url)
     load_registry_tables(url, registry())
     return url
+
+
+def ensure_raw_tables(url: str) -> None:
+    """Create every platform's raw tables, so dbt's staging views always have their sources
+    (also for a platform that is disabled or failed on its first day)."""
+    from extractors.common.load import ensure_table
+
+    with db.connect(url) as conn:
+        for platform in settings.PLATFORMS:
+            for spec in extractor(platform).ENTITIES.values():
+                ensure_table(conn, spec)
 
 
 def _config_digest() -> str:

@@ -9,9 +9,19 @@
 
 {% macro in_run_interval(column, lookback_days=0) -%}
     {%- if run_interval_set() -%}
-        {{ column }} >= ('{{ var("start_date") }}'::date - {{ lookback_days }})::timestamp at time zone 'utc'
+        {{ column }} >= ({{ run_start_date() }} - {{ lookback_days }})::timestamp at time zone 'utc'
         and {{ column }} < ('{{ var("end_date") }}'::date)::timestamp at time zone 'utc'
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+{#- First day a run rebuilds: its start date less the restated days (late metrics). -#}
+{% macro run_start_date() -%}
+    ('{{ var("start_date") }}'::date - {{ var("restate_days", 0) }})
+{%- endmacro %}
+
+{#- The platforms whose staging models are unioned by the intermediate models. -#}
+{% macro all_platforms() -%}
+    {{ return(['x', 'facebook', 'instagram', 'youtube']) }}
 {%- endmacro %}

@@ -22,7 +22,7 @@ from extractors.common.errors import (
     RateLimitedError,
     RetriableError,
 )
-from extractors.common.redact import redact_text
+from extractors.common.redact import redact_library_logs, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class ApiClient:
         self._secrets = tuple(
             v for v in [*(headers or {}).values(), *self._auth_params.values()] if v
         )
+        redact_library_logs(tuple(self._auth_params.values()))
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._sleep = sleep

@@ -229,7 +229,6 @@ def run(
         user = users.get(ref.handle.lower())
         if user is None:
             continue
-        profiles.append(envelope(ref.handle, "/2/users/by", observed_at, user))
         try:
             recent = timeline(client, str(user["id"]), ref.handle, lookback_start, window.end)
             replies = (
@@ -251,7 +250,8 @@ def run(
             raise  # every other handle would fail the same way: stop the platform
         except ExtractError as err:
             result.fail(ref.handle, "posts", client.redact(str(err)))
-            continue
+            continue  # nothing of this handle lands: the loader keeps its previous rows
+        profiles.append(envelope(ref.handle, "/2/users/by", observed_at, user))
         posts.extend(
             envelope(ref.handle, "/2/users/:id/tweets", observed_at, p)
             for p in recent

@@ -30,10 +30,12 @@ from missionpulse.simulator.faults import (
     FaultInjector,
     FaultProfile,
 )
+from missionpulse.simulator.graph_api import GraphApi
 from missionpulse.simulator.messages import Request, Response, json_response
 from missionpulse.simulator.tokens import request_clock
 from missionpulse.simulator.world import World, world_for
 from missionpulse.simulator.x_api import XApi
+from missionpulse.simulator.youtube_api import YouTubeApi
 
 log = logging.getLogger("missionpulse.simulator")
 
@@ -164,6 +166,8 @@ def make_server(
     modes = injector.profile.modes
     apis: list[PlatformApi] = [
         XApi(the_world, full_archive=x_full_archive, rate_limits=x_rate_limits, modes=modes),
+        GraphApi(the_world, modes=modes),
+        YouTubeApi(the_world, modes=modes),
     ]
     return SimulatorServer((host, port), apis, injector)
 

@@ -9,12 +9,13 @@ day at 02:00 UTC), so nothing later is counted.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from missionpulse.simulator.world import World, to_ms, world_for
+from missionpulse.simulator.world_graph import account_truth, facebook_truth, instagram_truth
+from missionpulse.simulator.world_youtube import youtube_truth
 
 RUN_DELAY = timedelta(days=1, hours=2)
 
@@ -37,33 +38,16 @@ def truth(day: date, as_of: datetime | None = None, registry: Any | None = None)
 
 
 def x_truth(world: World, day: date, as_of_ms: int) -> dict[str, Any]:
-    accounts = [a for a in world.accounts("x") if a.exists and a.spec.active_on(day)]
-    posts = sum(
-        1
-        for account in accounts
-        for post in world.posts_on(account, day)
-        if post.created_ms <= as_of_ms
-    )
-    comments = [
-        comment
-        for account in accounts
-        for comment in world.comments_on(account, day)
-        if comment.created_ms <= as_of_ms
-    ]
-    audience = [c for c in comments if not c.by_mission]
-    return {
-        "profiles": len(accounts),
-        "posts": posts,
-        "comments": len(comments),
-        "mission_replies": len(comments) - len(audience),
-        "audience_comments": len(audience),
-        "comments_by_language": dict(sorted(Counter(c.language for c in audience).items())),
-        "comments_by_label": dict(sorted(Counter(c.label for c in audience).items())),
-    }
+    return account_truth(world, world.accounts("x"), day, as_of_ms)
 
 
 # One counting function per simulated platform: (world, day, as_of in ms) -> counts.
-TRUTHS: dict[str, Callable[[World, date, int], dict[str, Any]]] = {"x": x_truth}
+TRUTHS: dict[str, Callable[[World, date, int], dict[str, Any]]] = {
+    "x": x_truth,
+    "facebook": facebook_truth,
+    "instagram": instagram_truth,
+    "youtube": youtube_truth,
+}
 
 
 def expected_posts(day: date, registry: Any | None = None) -> dict[tuple[str, str], int]:

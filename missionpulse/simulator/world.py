@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -40,6 +41,21 @@ MAX_POSTS_PER_DAY = 63  # post ids keep the post's index in the day in 6 bits
 SLOT_BITS = 15  # post ids keep the account's slot in 15 bits
 MISSING_SHARE = 0.02  # handles that no longer exist on the platform (renamed, suspended)
 EMOJI_ONLY_SHARE = 0.03
+
+
+@dataclass(frozen=True)
+class PlatformVolume:
+    """How busy a platform is next to X (the reference, 1.0): posts per day, comments per post."""
+
+    posts: float = 1.0
+    comments: float = 1.0
+
+
+# Platforms not listed here behave like X; X itself must stay at 1.0 (its data is pinned).
+PLATFORM_VOLUMES: dict[str, PlatformVolume] = {
+    "facebook": PlatformVolume(posts=1.0, comments=1.2),
+    "instagram": PlatformVolume(posts=0.75, comments=1.25),
+}
 BIG_CITIES = frozenset(
     {
         "Washington",
@@ -403,6 +419,10 @@ class World:
     def audience_user(self, index: int) -> AudienceUser:
         return self._user_cached(index)
 
+    def pick_audience_user(self, rng: random.Random, account: Account) -> AudienceUser:
+        """An audience member of ``account``, drawn as its posts' commenters are."""
+        return self._pick_user(rng, account)
+
     # generation
 
     def _generate_posts(self, platform: str, slot: int, day: date) -> tuple[Post, ...]:
@@ -426,7 +446,7 @@ class World:
     def _make_post(self, rng: random.Random, account: Account, ref: PostRef) -> Post:
         language = self.theme.home_language if rng.random() < account.home_share else "en"
         written = texts.post_text(rng, self.theme, account.spec.mission, language)
-        comment_count = _comment_count(rng, account.large)
+        comment_count = int(_comment_count(rng, account.large) * _volume(account.platform).comments)
         followers = self.followers_at(account, ref.created_ms)
         views = int(followers * rng.uniform(0.03, 0.25) * (1 + comment_count / 25)) + rng.randint(
             20, 200
@@ -633,7 +653,7 @@ def _build_account(spec: HandleSpec, slot: int, exists: bool, theme: Theme) -> A
         followers_growth_per_day=rng.uniform(0.0002, 0.0012),
         following=rng.randint(80, 900),
         listed=int(followers * rng.uniform(0.002, 0.01)),
-        post_rate=post_rate,
+        post_rate=post_rate * _volume(spec.platform).posts,
         home_share=rng.uniform(0.05, 0.3),
         responsiveness=0.0 if rng.random() < 0.3 else rng.uniform(0.05, 0.3),
         speaker_languages=tuple(weights),
@@ -677,6 +697,10 @@ def theme_from_policy(policy: Any) -> Theme:
         ministry_url=url,
         bio_text=policy.bio_required_text,
     )
+
+
+def _volume(platform: str) -> PlatformVolume:
+    return PLATFORM_VOLUMES.get(platform, PlatformVolume())
 
 
 def _earliest(first: date | None, second: date | None) -> date | None:
@@ -751,6 +775,23 @@ def _base36(number: int) -> str:
 
 
 # --- shared worlds ---------------------------------------------------------------------------
+
+
+def summarise_day(
+    profiles: int, posts: int, comments: Sequence[Any], by_mission: Callable[[Any], bool]
+) -> dict[str, Any]:
+    """The truth's counts for one platform and day, from what the world holds (every
+    platform's truth function reduces to this, so the definitions cannot drift apart)."""
+    audience = [c for c in comments if not by_mission(c)]
+    return {
+        "profiles": profiles,
+        "posts": posts,
+        "comments": len(comments),
+        "mission_replies": len(comments) - len(audience),
+        "audience_comments": len(audience),
+        "comments_by_language": dict(sorted(Counter(c.language for c in audience).items())),
+        "comments_by_label": dict(sorted(Counter(c.label for c in audience).items())),
+    }
 
 
 def world_for(registry: Any | None = None) -> World:

@@ -54,31 +54,39 @@ def missionpulse(*args: str, state_dir: Path, warehouse_url: str) -> subprocess.
     return done
 
 
-def counts(conn: psycopg.Connection, day: date) -> dict[str, int]:
+PLATFORMS = ("x", "facebook", "instagram", "youtube")
+
+
+def counts(conn: psycopg.Connection, day: date) -> dict[str, dict[str, int]]:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    result = {}
-    for entity in ("profiles", "posts", "comments"):
-        (result[entity],) = conn.execute(
-            f"select count(*) from raw.x__{entity} where _interval_start = %s", (start,)
+    result: dict[str, dict[str, int]] = {}
+    for platform in PLATFORMS:
+        got = result.setdefault(platform, {})
+        for entity in ("profiles", "posts", "comments"):
+            (got[entity],) = conn.execute(
+                f"select count(*) from raw.{platform}__{entity} where _interval_start = %s",
+                (start,),
+            ).fetchone()
+        got["mart_rows"], got["mart_posts"], got["mart_comments"] = conn.execute(
+            "select count(*), coalesce(sum(posts), 0), coalesce(sum(comments + mission_replies), 0)"
+            " from marts.fct_mission_daily_engagement where activity_date = %s and platform = %s",
+            (day, platform),
         ).fetchone()
-    result["mart_rows"], result["mart_posts"], result["mart_comments"] = conn.execute(
-        "select count(*), coalesce(sum(posts), 0), coalesce(sum(comments + mission_replies), 0) "
-        "from marts.fct_mission_daily_engagement where activity_date = %s and platform = 'x'",
-        (day,),
-    ).fetchone()
-    (result["scored"],) = conn.execute(
-        "select count(*) from ml.comment_sentiment s join raw.x__comments c "
-        "on c.comment_id = s.comment_id and c._interval_start = %s",
-        (start,),
-    ).fetchone()
-    (result["dq_runs_passed"],) = conn.execute(
-        "select count(*) from audit.dq_runs where batch_date = %s and success", (day,)
-    ).fetchone()
+        (got["scored"],) = conn.execute(
+            f"select count(*) from ml.comment_sentiment s join raw.{platform}__comments c "
+            "on c.comment_id = s.comment_id and s.platform = %s and c._interval_start = %s",
+            (platform, start),
+        ).fetchone()
+        (got["dq_runs_passed"],) = conn.execute(
+            "select count(*) from audit.dq_runs where batch_date = %s and platform = %s "
+            "and success",
+            (day, platform),
+        ).fetchone()
     return result
 
 
 @pytest.fixture(scope="module")
-def pipeline_runs(test_state_dir: Path, warehouse_url: str) -> dict[str, dict[str, int]]:
+def pipeline_runs(test_state_dir: Path, warehouse_url: str) -> dict[str, dict[str, dict[str, int]]]:
     runs = {}
     for label, day in (("first", RECENT_DAY), ("rerun", RECENT_DAY), ("older", OLDER_DAY)):
         missionpulse(
@@ -89,12 +97,13 @@ def pipeline_runs(test_state_dir: Path, warehouse_url: str) -> dict[str, dict[st
     return runs
 
 
+@pytest.mark.parametrize("platform", PLATFORMS)
 @pytest.mark.parametrize("label,day", [("first", RECENT_DAY), ("older", OLDER_DAY)])
 def test_raw_and_marts_equal_the_simulator_truth(
-    pipeline_runs: dict[str, dict[str, int]], label: str, day: date
+    pipeline_runs: dict[str, dict[str, dict[str, int]]], label: str, day: date, platform: str
 ) -> None:
-    expected = truth(day)["platforms"]["x"]
-    got = pipeline_runs[label]
+    expected = truth(day)["platforms"][platform]
+    got = pipeline_runs[label][platform]
 
     assert got["posts"] == expected["posts"] > 0
     assert got["comments"] == expected["comments"] > 0
@@ -105,21 +114,26 @@ def test_raw_and_marts_equal_the_simulator_truth(
     assert got["dq_runs_passed"] >= 1
 
 
-def test_rerun_changes_no_count(pipeline_runs: dict[str, dict[str, int]]) -> None:
-    first, rerun = pipeline_runs["first"], pipeline_runs["rerun"]
-    assert {k: v for k, v in rerun.items() if k != "dq_runs_passed"} == {
-        k: v for k, v in first.items() if k != "dq_runs_passed"
-    }
-    assert rerun["dq_runs_passed"] == first["dq_runs_passed"] + 1  # every run is recorded
+def test_rerun_changes_no_count(pipeline_runs: dict[str, dict[str, dict[str, int]]]) -> None:
+    for platform in PLATFORMS:
+        first, rerun = pipeline_runs["first"][platform], pipeline_runs["rerun"][platform]
+        assert {k: v for k, v in rerun.items() if k != "dq_runs_passed"} == {
+            k: v for k, v in first.items() if k != "dq_runs_passed"
+        }, platform
+        assert rerun["dq_runs_passed"] == first["dq_runs_passed"] + 1  # every run is recorded
 
 
-def test_mart_has_a_row_per_active_x_handle(
-    pipeline_runs: dict[str, dict[str, int]], warehouse_url: str
+def test_mart_has_a_row_per_active_handle(
+    pipeline_runs: dict[str, dict[str, dict[str, int]]], warehouse_url: str
 ) -> None:
     with psycopg.connect(warehouse_url) as conn:
-        (handles,) = conn.execute(
-            "select count(*) from raw.registry__handles where platform = 'x' "
-            "and active_from <= %s and (active_to is null or active_to >= %s)",
-            (RECENT_DAY, RECENT_DAY),
-        ).fetchone()
-    assert pipeline_runs["first"]["mart_rows"] == handles
+        handles = dict(
+            conn.execute(
+                "select platform, count(*) from raw.registry__handles "
+                "where active_from <= %s and (active_to is null or active_to >= %s) "
+                "group by platform",
+                (RECENT_DAY, RECENT_DAY),
+            ).fetchall()
+        )
+    for platform in PLATFORMS:
+        assert pipeline_runs["first"][platform]["mart_rows"] == handles[platform], platform

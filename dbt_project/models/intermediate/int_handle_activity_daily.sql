@@ -1,21 +1,59 @@
 with
 
 {# Ephemeral: compiled into the mart with the run's interval, so each source scan reads
-    only the interval's partitions (plus the previous day, for follower growth). #}
+   only the interval's partitions (plus the previous day, for follower growth). #}
 
 profiles as (
-    select * from {{ ref('stg_x__profiles') }}
+    {% for platform in all_platforms() -%}
+    select platform, handle, platform_user_id, observed_date, followers_count
+    from {{ ref('stg_' ~ platform ~ '__profiles') }}
     where {{ in_run_interval('interval_start', lookback_days=1) }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 posts as (
-    select * from {{ ref('stg_x__posts') }}
+    {% for platform in all_platforms() -%}
+    select platform, handle, post_id, posted_date, like_count, repost_count, quote_count, view_count
+    from {{ ref('stg_' ~ platform ~ '__posts') }}
     where {{ in_run_interval('interval_start') }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+instagram_latest_metrics as (
+    -- Instagram metrics are re-observed for two days (insights lag): the latest wins
+    select distinct on (post_id)
+        post_id,
+        like_count,
+        view_count
+    from {{ ref('stg_instagram__post_metrics') }}
+    where {{ in_run_interval('interval_start') }}
+    order by post_id, observed_at desc
+),
+
+posts_with_latest_metrics as (
+    select
+        posts.platform,
+        posts.handle,
+        posts.post_id,
+        posts.posted_date,
+        coalesce(instagram_latest_metrics.like_count, posts.like_count) as like_count,
+        coalesce(posts.repost_count, 0) + coalesce(posts.quote_count, 0) as share_count,
+        coalesce(instagram_latest_metrics.view_count, posts.view_count) as view_count
+    from posts
+    left join instagram_latest_metrics
+        on posts.platform = 'instagram'
+        and posts.post_id = instagram_latest_metrics.post_id
 ),
 
 comments as (
-    select * from {{ ref('stg_x__comments') }}
+    {% for platform in all_platforms() -%}
+    select platform, handle, comment_id, author_key, commented_date
+    from {{ ref('stg_' ~ platform ~ '__comments') }}
     where {{ in_run_interval('interval_start') }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 mission_accounts as (
@@ -39,9 +77,9 @@ posts_daily as (
         posted_date as activity_date,
         count(*) as posts,
         sum(like_count) as likes,
-        sum(repost_count + quote_count) as shares,
+        sum(share_count) as shares,
         sum(view_count) as views
-    from posts
+    from posts_with_latest_metrics
     group by 1, 2, 3
 ),
 

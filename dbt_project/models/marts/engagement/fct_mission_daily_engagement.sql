@@ -24,14 +24,22 @@ activity as (
     select * from {{ ref('int_handle_activity_daily') }}
 ),
 
-days as (
+platform_days as (
+    -- the days this build covers, per platform: the run's own days, and the restated
+    -- days before them only where that platform has data (a day never extracted gets
+    -- no rows rather than misleading zeros)
     {% if run_interval_set() -%}
-    select day::date as activity_date
-    from generate_series(
+    select handles.platform, day::date as activity_date
+    from (select distinct platform from handles) as handles
+    cross join generate_series(
         '{{ var("start_date") }}'::date, '{{ var("end_date") }}'::date - 1, interval '1 day'
     ) as day
+    union
+    select distinct platform, activity_date from activity
+    where activity_date >= {{ run_start_date() }}
+        and activity_date < '{{ var("end_date") }}'::date
     {%- else -%}
-    select distinct activity_date from activity
+    select distinct platform, activity_date from activity
     {%- endif %}
 ),
 
@@ -41,11 +49,11 @@ handle_days as (
         handles.mission_id,
         handles.platform,
         lower(handles.handle) as handle,
-        days.activity_date
+        platform_days.activity_date
     from handles
-    cross join days
-    where handles.active_from <= days.activity_date
-        and (handles.active_to is null or handles.active_to >= days.activity_date)
+    inner join platform_days on handles.platform = platform_days.platform
+    where handles.active_from <= platform_days.activity_date
+        and (handles.active_to is null or handles.active_to >= platform_days.activity_date)
 ),
 
 joined as (

@@ -1,0 +1,30 @@
+with
+
+source as (
+    select * from {{ source('facebook', 'facebook__posts') }}
+),
+
+renamed as (
+    select
+        post_id,
+        'facebook'::text as platform,
+        handle,
+        page_id as platform_user_id,
+        created_at as posted_at,
+        (_interval_start at time zone 'utc')::date as posted_date,
+        payload -> 'data' ->> 'message' as post_text,
+        null::text as language_code,
+        (payload -> 'data' -> 'reactions' -> 'summary' ->> 'total_count')::bigint as like_count,
+        (payload -> 'data' -> 'comments' -> 'summary' ->> 'total_count')::bigint as reply_count,
+        -- Facebook leaves `shares` out of a post nobody shared
+        coalesce((payload -> 'data' -> 'shares' ->> 'count')::bigint, 0) as repost_count,
+        null::bigint as quote_count,
+        null::bigint as view_count,
+        (payload ->> 'observed_at')::timestamptz as observed_at,
+        _load_id as load_id,
+        _loaded_at as loaded_at,
+        _interval_start as interval_start
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,30 @@
+with
+
+source as (
+    select * from {{ source('instagram', 'instagram__profiles') }}
+),
+
+renamed as (
+    select
+        handle || '|' || (_interval_start at time zone 'utc')::date as profile_key,
+        'instagram'::text as platform,
+        handle,
+        user_id as platform_user_id,
+        (_interval_start at time zone 'utc')::date as observed_date,
+        (payload ->> 'observed_at')::timestamptz as observed_at,
+        payload -> 'data' ->> 'name' as display_name,
+        payload -> 'data' ->> 'biography' as bio,
+        payload -> 'data' ->> 'website' as website_url,
+        payload -> 'data' ->> 'profile_picture_url' as avatar_url,
+        -- the Graph API does not say whether an Instagram account is verified
+        null::boolean as is_verified,
+        (payload -> 'data' ->> 'followers_count')::bigint as followers_count,
+        (payload -> 'data' ->> 'follows_count')::bigint as following_count,
+        (payload -> 'data' ->> 'media_count')::bigint as post_count_total,
+        _load_id as load_id,
+        _loaded_at as loaded_at,
+        _interval_start as interval_start
+    from source
+)
+
+select * from renamed

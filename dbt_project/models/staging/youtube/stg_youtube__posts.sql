@@ -1,0 +1,32 @@
+with
+
+source as (
+    select * from {{ source('youtube', 'youtube__posts') }}
+),
+
+renamed as (
+    select
+        post_id,
+        'youtube'::text as platform,
+        handle,
+        author_id as platform_user_id,
+        created_at as posted_at,
+        (_interval_start at time zone 'utc')::date as posted_date,
+        payload -> 'data' -> 'snippet' ->> 'title' as post_text,
+        coalesce(
+            payload -> 'data' -> 'snippet' ->> 'defaultAudioLanguage',
+            payload -> 'data' -> 'snippet' ->> 'defaultLanguage'
+        ) as language_code,
+        (payload -> 'data' -> 'statistics' ->> 'likeCount')::bigint as like_count,
+        (payload -> 'data' -> 'statistics' ->> 'commentCount')::bigint as reply_count,
+        null::bigint as repost_count,
+        null::bigint as quote_count,
+        (payload -> 'data' -> 'statistics' ->> 'viewCount')::bigint as view_count,
+        (payload ->> 'observed_at')::timestamptz as observed_at,
+        _load_id as load_id,
+        _loaded_at as loaded_at,
+        _interval_start as interval_start
+    from source
+)
+
+select * from renamed
