@@ -2,6 +2,7 @@
 
 prepare -> extract_<platform> -> validate_<platform> (one pair per platform, in parallel)
         -> select_publishable -> transform (dbt through Cosmos) -> score_sentiment
+        -> check_platforms
 
 Keyed on the data interval: every task reads ``data_interval_start`` and replaces that
 day's partitions, so a rerun or a backfill never duplicates. A platform whose extraction
@@ -92,6 +93,20 @@ def score_sentiment(data_interval_start=None, ti=None) -> dict:
     return pipeline.score_comments(data_interval_start.date(), platforms)
 
 
+@task(trigger_rule="all_done")
+def check_platforms(ti=None) -> None:
+    """Fail the run (so the team is alerted) when a platform was left out of the day."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    published = (ti.xcom_pull(task_ids="select_publishable") or "").split(",")
+    missing = [p for p in PLATFORMS if p not in published]
+    if missing:
+        raise AirflowFailException(
+            f"not published today: {', '.join(missing)} (extraction or validation failed; "
+            "see the extract_/validate_ tasks). The other platforms were published."
+        )
+
+
 @dag(
     dag_id="missionpulse_daily",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
@@ -139,7 +154,7 @@ def missionpulse_daily() -> None:
         },
         default_args={"retries": 2},
     )
-    selected >> transform >> score_sentiment()
+    selected >> transform >> score_sentiment() >> check_platforms()
 
 
 missionpulse_daily()

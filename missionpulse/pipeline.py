@@ -151,7 +151,8 @@ def extractor(platform: str) -> Any:
 
 def extract(platform: str, day: date, faults: str = "none") -> ExtractSummary:
     """Extract one platform's day into the landing zone and replace its raw partitions."""
-    from extractors.common.result import HandleRef
+    from extractors.common.errors import AuthError, PermissionDeniedError
+    from extractors.common.result import ExtractResult, HandleRef
     from missionpulse.platforms import connection, pseudonymiser
 
     package = extractor(platform)
@@ -165,6 +166,14 @@ def extract(platform: str, day: date, faults: str = "none") -> ExtractSummary:
     client = package.make_client(conn_info.base_url, conn_info.token)
     try:
         result = package.run(window, handles, client, settings.landing_dir(), pseudonymiser())
+    except (AuthError, PermissionDeniedError) as err:
+        # the whole platform is down for the day: say so for every handle, land nothing
+        failed = ExtractResult(platform, window)
+        for ref in handles:
+            failed.fail(ref.handle, "auth", client.redact(str(err)))
+        with db.connect(url) as conn:
+            record_extract_run(conn, failed, [h.handle for h in handles], client.stats)
+        raise
     finally:
         client.close()
     rows: dict[str, int] = {}

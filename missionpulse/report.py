@@ -43,10 +43,16 @@ def print_day_problems(url: str, day: date) -> None:
         ).fetchall()
     for (summary,) in failed:
         click.secho(summary, fg="red", err=True)
-    if handles:
-        click.secho(f"{len(handles)} handle(s) could not be extracted for {day}:", fg="yellow")
-        for platform, handle, stage, error in handles:
-            click.echo(f"  {platform} {handle} ({stage}): {error}")
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for platform, handle, stage, error in handles:
+        groups.setdefault((platform, stage, error), []).append(handle)
+    for (platform, stage, error), names in sorted(groups.items()):
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        click.secho(
+            f"{platform} on {day}: {len(names)} handle(s) not extracted ({stage}): {shown}",
+            fg="yellow",
+        )
+        click.echo(f"  {error}")
 
 
 def print_demo_summary(url: str, first: date, last: date) -> None:

@@ -7,6 +7,7 @@ for the extraction audit.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -169,7 +170,24 @@ class ApiClient:
             raise RetriableError(
                 self.platform, endpoint, "JSON page is not an object", handle=handle
             )
+        self._keep_under_budget(response.headers, endpoint)
         return body, response.headers
+
+    def _keep_under_budget(self, headers: Mapping[str, str], endpoint: str) -> None:
+        """Pause before the platform would refuse us, rather than after it does.
+
+        X says how many calls are left in the window (``x-rate-limit-remaining``) and when
+        it resets; the Graph API says how much of the app's hourly budget is used
+        (``x-app-usage``, percentages). At the edge of either, wait for the window to turn.
+        """
+        wait = budget_wait_seconds(headers)
+        if wait is not None and wait > 0:
+            wait = min(wait, self.retry.max_retry_after_s)
+            log.warning(
+                "%s %s: request budget exhausted, pausing %.0fs", self.platform, endpoint, wait
+            )
+            self.stats.errors["budget_pause"] += 1
+            self._sleep(wait)
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -186,6 +204,26 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
             return max(0.0, float(reset) - (now if now is not None else time.time()))
         except ValueError:
             return None
+    return None
+
+
+GRAPH_USAGE_CEILING = 95  # percent of the app's budget at which we pause
+
+
+def budget_wait_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait before the next call so as to stay inside the platform's budget."""
+    if headers.get("x-rate-limit-remaining") == "0":
+        return retry_after_seconds(
+            {"x-rate-limit-reset": headers.get("x-rate-limit-reset", "")}, now
+        )
+    usage = headers.get("x-app-usage")
+    if usage:
+        try:
+            used = max(float(v) for v in json.loads(usage).values())
+        except (ValueError, TypeError, AttributeError):
+            return None
+        if used >= GRAPH_USAGE_CEILING:
+            return 60.0  # the Graph API's usage is a rolling hour: let a minute roll off
     return None
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 import responses
 
 from extractors.common.errors import AuthError, BadRequestError, RetriableError
-from extractors.common.http import RetryPolicy, retry_after_seconds
+from extractors.common.http import RetryPolicy, budget_wait_seconds, retry_after_seconds
 from extractors.x.client import make_client
 
 BASE = "https://api.example.test"
@@ -136,3 +138,32 @@ def test_bearer_token_is_sent_in_the_header_not_the_url() -> None:
     assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
     assert TOKEN not in sent.url
     assert sent.headers["User-Agent"].startswith("MissionPulse/")
+
+
+def test_budget_pauses_at_the_edge_of_the_window() -> None:
+    assert (
+        budget_wait_seconds(
+            {"x-rate-limit-remaining": "0", "x-rate-limit-reset": "1030"}, now=1000.0
+        )
+        == 30.0
+    )
+    assert (
+        budget_wait_seconds({"x-rate-limit-remaining": "3", "x-rate-limit-reset": "1030"}) is None
+    )
+    assert budget_wait_seconds({"x-app-usage": '{"call_count": 96, "total_time": 10}'}) == 60.0
+    assert budget_wait_seconds({"x-app-usage": '{"call_count": 12, "total_time": 10}'}) is None
+    assert budget_wait_seconds({"x-app-usage": "not json"}) is None
+
+
+@responses.activate
+def test_client_waits_for_the_reset_when_no_calls_are_left() -> None:
+    url = f"{BASE}/2/users/by"
+    reset = str(int(time.time()) + 20)
+    responses.get(
+        url, json={"data": []}, headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": reset}
+    )
+    sleeps: list[float] = []
+
+    client(sleeps).get_json("/2/users/by")
+
+    assert len(sleeps) == 1 and 15 <= sleeps[0] <= 20
