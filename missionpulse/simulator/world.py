@@ -448,10 +448,12 @@ class World:
         written = texts.post_text(rng, self.theme, account.spec.mission, language)
         comment_count = int(_comment_count(rng, account.large) * _volume(account.platform).comments)
         followers = self.followers_at(account, ref.created_ms)
-        views = int(followers * rng.uniform(0.03, 0.25) * (1 + comment_count / 25)) + rng.randint(
+        # Government accounts reach a few per cent of their followers per post and get
+        # likes from well under one per cent of them (a busy thread draws more of both).
+        views = int(followers * rng.uniform(0.02, 0.12) * (1 + comment_count / 100)) + rng.randint(
             20, 200
         )
-        likes = int(views * rng.uniform(0.004, 0.02) + comment_count * rng.uniform(0.5, 2.0))
+        likes = int(views * rng.uniform(0.003, 0.012) + comment_count * rng.uniform(0.2, 0.8))
         shares = int(likes * rng.uniform(0.08, 0.3))
         questions, answers = self._plan_answers(rng, account, ref, comment_count)
         return Post(
