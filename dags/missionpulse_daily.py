@@ -142,7 +142,11 @@ def missionpulse_daily() -> None:
             execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
         ),
         render_config=RenderConfig(
-            load_method=LoadMode.DBT_LS, test_behavior=TestBehavior.BUILD, emit_datasets=False
+            load_method=LoadMode.DBT_LS,
+            test_behavior=TestBehavior.BUILD,
+            emit_datasets=False,
+            # a test on two models (relationships) runs once both exist, as its own task
+            should_detach_multiple_parents_tests=True,
         ),
         operator_args={
             "vars": {

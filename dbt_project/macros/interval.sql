@@ -25,3 +25,11 @@
 {% macro all_platforms() -%}
     {{ return(['x', 'facebook', 'instagram', 'youtube']) }}
 {%- endmacro %}
+
+{#- Keeps a platform staging model to the partitions that passed their data-quality run. -#}
+{% macro validated_partitions(platform) -%}
+    _interval_start in (
+        select interval_start from {{ ref('stg_audit__validated_batches') }}
+        where platform = '{{ platform }}'
+    )
+{%- endmacro %}

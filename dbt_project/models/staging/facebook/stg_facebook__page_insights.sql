@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('facebook', 'facebook__insights') }}
+    where {{ validated_partitions('facebook') }}
 ),
 
 renamed as (

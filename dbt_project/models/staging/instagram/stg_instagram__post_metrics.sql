@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('instagram', 'instagram__post_metrics') }}
+    where {{ validated_partitions('instagram') }}
 ),
 
 renamed as (

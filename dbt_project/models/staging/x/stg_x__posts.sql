@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('x', 'x__posts') }}
+    where {{ validated_partitions('x') }}
 ),
 
 renamed as (

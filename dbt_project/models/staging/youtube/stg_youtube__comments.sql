@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('youtube', 'youtube__comments') }}
+    where {{ validated_partitions('youtube') }}
 ),
 
 renamed as (

@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('youtube', 'youtube__profiles') }}
+    where {{ validated_partitions('youtube') }}
 ),
 
 renamed as (
