@@ -1,7 +1,9 @@
 """How the pipeline reaches each platform: the real API or the local simulator.
 
 A real deployment sets ``MISSIONPULSE_<PLATFORM>_BASE_URL`` and the platform's token
-(``MISSIONPULSE_X_BEARER_TOKEN`` for X). Without a base URL the platform is simulated: the
+(``MISSIONPULSE_X_BEARER_TOKEN`` for X), or defines the Airflow connection
+``missionpulse_<platform>`` (host: the API's base URL, password: the token), e.g. from its
+secrets backend. Without either the platform is simulated: the
 simulator named by ``MISSIONPULSE_SIMULATOR_URL`` if set, otherwise one started inside this
 process. For the simulator the pipeline asks for a token whose clock is the moment the
 day's run would happen in production (the end of the interval plus ``RUN_LAG``), so a
@@ -70,11 +72,31 @@ def connection(platform: str, window: Window, faults: str = "none") -> PlatformC
         return PlatformConnection(
             platform, base.rstrip("/"), os.environ.get(TOKEN_VARIABLES[platform], ""), False
         )
+    configured = airflow_connection(platform)
+    if configured is not None:
+        return configured
     from missionpulse.simulator.tokens import issue_token
 
     return PlatformConnection(
         platform, simulator_url(faults), issue_token(window.end + RUN_LAG), True
     )
+
+
+def airflow_connection(platform: str) -> PlatformConnection | None:
+    """The Airflow connection ``missionpulse_<platform>`` (host: base URL, password: token),
+    when Airflow is configured and has one; None otherwise."""
+    try:
+        from airflow.sdk import BaseHook
+    except ImportError:
+        return None
+    try:
+        conn = BaseHook.get_connection(f"missionpulse_{platform}")
+    except Exception:  # not defined, or no Airflow configured in this process
+        return None
+    if not conn.host:
+        return None
+    base = conn.host if "://" in conn.host else f"https://{conn.host}"
+    return PlatformConnection(platform, base.rstrip("/"), conn.password or "", False)
 
 
 def pseudonymiser() -> Pseudonymiser:
