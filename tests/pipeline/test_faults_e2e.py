@@ -44,6 +44,20 @@ def run(
     )
 
 
+def run_log_errors(state_dir: Path, day: date) -> str:
+    """The error lines of a day's run log, for assertion messages."""
+    log = state_dir / "logs" / "runs" / f"{day.isoformat()}.log"
+    if not log.exists():
+        return f"(no run log at {log})"
+    marks = ("[error", "Error", "Traceback", "FAILED", "failed", "skipped", "Skipping task")
+    lines = [
+        line
+        for line in log.read_text(errors="replace").splitlines()
+        if any(m in line for m in marks)
+    ]
+    return "\n".join(lines[-80:])
+
+
 def raw_counts(url: str, day: date) -> dict[str, dict[str, int]]:
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with psycopg.connect(url) as conn:
@@ -73,7 +87,7 @@ def test_chaos_lands_exactly_the_truth(test_state_dir: Path, warehouse_url: str)
         "chaos",
     )
 
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == 0, run_log_errors(test_state_dir, CHAOS_DAY)
     assert raw_counts(warehouse_url, CHAOS_DAY) == expected(CHAOS_DAY)
     with psycopg.connect(warehouse_url) as conn:
         retries = conn.execute(
@@ -120,7 +134,9 @@ def test_expired_token_fails_its_platform_and_the_others_publish(
                 (EXPIRED_DAY,),
             ).fetchall()
         )
-    assert "facebook" not in published and {"x", "instagram", "youtube"} <= set(published)
+    assert "facebook" not in published and {"x", "instagram", "youtube"} <= set(published), (
+        run_log_errors(test_state_dir, EXPIRED_DAY)
+    )
     assert PLANTED_TOKEN not in output
 
 
