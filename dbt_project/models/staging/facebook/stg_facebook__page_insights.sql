@@ -18,7 +18,7 @@ renamed as (
         (end_time at time zone 'utc')::date - 1 as metric_date,
         case
             when jsonb_typeof(payload -> 'data' -> 'value') = 'number'
-                then (payload -> 'data' ->> 'value')::bigint
+                then {{ safe_bigint("payload -> 'data' ->> 'value'") }}
         end as metric_value,
         (payload ->> 'observed_at')::timestamptz as observed_at,
         _load_id as load_id,

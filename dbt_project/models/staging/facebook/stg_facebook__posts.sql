@@ -15,10 +15,10 @@ renamed as (
         (_interval_start at time zone 'utc')::date as posted_date,
         payload -> 'data' ->> 'message' as post_text,
         null::text as language_code,
-        (payload -> 'data' -> 'reactions' -> 'summary' ->> 'total_count')::bigint as like_count,
-        (payload -> 'data' -> 'comments' -> 'summary' ->> 'total_count')::bigint as reply_count,
+        {{ safe_bigint("payload -> 'data' -> 'reactions' -> 'summary' ->> 'total_count'") }} as like_count,
+        {{ safe_bigint("payload -> 'data' -> 'comments' -> 'summary' ->> 'total_count'") }} as reply_count,
         -- Facebook leaves `shares` out of a post nobody shared
-        coalesce((payload -> 'data' -> 'shares' ->> 'count')::bigint, 0) as repost_count,
+        coalesce({{ safe_bigint("payload -> 'data' -> 'shares' ->> 'count'") }}, 0) as repost_count,
         null::bigint as quote_count,
         null::bigint as view_count,
         (payload ->> 'observed_at')::timestamptz as observed_at,

@@ -21,7 +21,7 @@ renamed as (
             (payload -> 'data' ->> 'verification_status') in ('blue_verified', 'gray_verified'),
             false
         ) as is_verified,
-        (payload -> 'data' ->> 'followers_count')::bigint as followers_count,
+        {{ safe_bigint("payload -> 'data' ->> 'followers_count'") }} as followers_count,
         null::bigint as following_count,
         null::bigint as post_count_total,
         _load_id as load_id,

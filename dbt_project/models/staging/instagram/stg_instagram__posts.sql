@@ -15,8 +15,8 @@ renamed as (
         (_interval_start at time zone 'utc')::date as posted_date,
         payload -> 'data' ->> 'caption' as post_text,
         null::text as language_code,
-        (payload -> 'data' ->> 'like_count')::bigint as like_count,
-        (payload -> 'data' ->> 'comments_count')::bigint as reply_count,
+        {{ safe_bigint("payload -> 'data' ->> 'like_count'") }} as like_count,
+        {{ safe_bigint("payload -> 'data' ->> 'comments_count'") }} as reply_count,
         -- shares and views come from insights: see stg_instagram__post_metrics
         null::bigint as repost_count,
         null::bigint as quote_count,

@@ -19,9 +19,9 @@ renamed as (
         payload -> 'data' ->> 'profile_picture_url' as avatar_url,
         -- the Graph API does not say whether an Instagram account is verified
         null::boolean as is_verified,
-        (payload -> 'data' ->> 'followers_count')::bigint as followers_count,
-        (payload -> 'data' ->> 'follows_count')::bigint as following_count,
-        (payload -> 'data' ->> 'media_count')::bigint as post_count_total,
+        {{ safe_bigint("payload -> 'data' ->> 'followers_count'") }} as followers_count,
+        {{ safe_bigint("payload -> 'data' ->> 'follows_count'") }} as following_count,
+        {{ safe_bigint("payload -> 'data' ->> 'media_count'") }} as post_count_total,
         _load_id as load_id,
         _loaded_at as loaded_at,
         _interval_start as interval_start

@@ -18,9 +18,9 @@ renamed as (
         payload -> 'data' ->> 'url' as website_url,
         payload -> 'data' ->> 'profile_image_url' as avatar_url,
         coalesce((payload -> 'data' ->> 'verified')::boolean, false) as is_verified,
-        (payload -> 'data' -> 'public_metrics' ->> 'followers_count')::bigint as followers_count,
-        (payload -> 'data' -> 'public_metrics' ->> 'following_count')::bigint as following_count,
-        (payload -> 'data' -> 'public_metrics' ->> 'tweet_count')::bigint as post_count_total,
+        {{ safe_bigint("payload -> 'data' -> 'public_metrics' ->> 'followers_count'") }} as followers_count,
+        {{ safe_bigint("payload -> 'data' -> 'public_metrics' ->> 'following_count'") }} as following_count,
+        {{ safe_bigint("payload -> 'data' -> 'public_metrics' ->> 'tweet_count'") }} as post_count_total,
         _load_id as load_id,
         _loaded_at as loaded_at,
         _interval_start as interval_start

@@ -18,9 +18,9 @@ renamed as (
         null::text as website_url,
         payload -> 'data' -> 'snippet' -> 'thumbnails' -> 'default' ->> 'url' as avatar_url,
         null::boolean as is_verified,
-        (payload -> 'data' -> 'statistics' ->> 'subscriberCount')::bigint as followers_count,
+        {{ safe_bigint("payload -> 'data' -> 'statistics' ->> 'subscriberCount'") }} as followers_count,
         null::bigint as following_count,
-        (payload -> 'data' -> 'statistics' ->> 'videoCount')::bigint as post_count_total,
+        {{ safe_bigint("payload -> 'data' -> 'statistics' ->> 'videoCount'") }} as post_count_total,
         _load_id as load_id,
         _loaded_at as loaded_at,
         _interval_start as interval_start
