@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 SECRET_PARAMS = frozenset(
     {"access_token", "key", "api_key", "client_secret", "appsecret_proof", "token", "password"}
 )
 _REDACTED = "REDACTED"
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=%-]+")
-
-
-def redact_url(url: str) -> str:
-    """The URL with every credential-bearing query parameter replaced by REDACTED."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [
-        (name, _REDACTED if name.lower() in SECRET_PARAMS else value)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query, safe=",:")))
 
 
 def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
