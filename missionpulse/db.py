@@ -105,6 +105,10 @@ create table if not exists ml.comment_sentiment (
 );
 comment on table ml.comment_sentiment is
   'Sentiment of each audience comment, one row per (comment, model version).';
+-- the comment's detected language (ISO 639-1, or 'und' when undetermined), and whether the
+-- model was trained on that language (scores of other languages are flagged, not dropped)
+alter table ml.comment_sentiment add column if not exists language text;
+alter table ml.comment_sentiment add column if not exists language_supported boolean;
 """
 
 
