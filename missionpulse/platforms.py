@@ -8,6 +8,10 @@ simulator named by ``MISSIONPULSE_SIMULATOR_URL`` if set, otherwise one started 
 process. For the simulator the pipeline asks for a token whose clock is the moment the
 day's run would happen in production (the end of the interval plus ``RUN_LAG``), so a
 backfill sees each day as the daily run would have seen it.
+
+Profile pictures are fetched from the CDN URL the API returned. A real deployment fetches
+that URL itself; for the simulator, ``media_base`` names where the simulator serves the same
+bytes (``https://<cdn-host>/<path>`` is fetched as ``<media_base>/<cdn-host>/<path>``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class PlatformConnection:
     base_url: str
     token: str
     simulated: bool
+    # Where to fetch the CDN URLs the API returns (None: the URLs themselves); see above.
+    media_base: str | None = None
 
     def __repr__(self) -> str:  # never show the token
         return (
@@ -75,10 +81,16 @@ def connection(platform: str, window: Window, faults: str = "none") -> PlatformC
     configured = airflow_connection(platform)
     if configured is not None:
         return configured
+    from missionpulse.simulator.media import MEDIA_PREFIX
     from missionpulse.simulator.tokens import issue_token
 
+    base = simulator_url(faults)
     return PlatformConnection(
-        platform, simulator_url(faults), issue_token(window.end + RUN_LAG), True
+        platform,
+        base,
+        issue_token(window.end + RUN_LAG),
+        True,
+        media_base=base + MEDIA_PREFIX.rstrip("/"),
     )
 
 

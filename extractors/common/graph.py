@@ -4,8 +4,9 @@ Both platforms answer on ``graph.facebook.com`` with the same error body, the sa
 codes, the same cursor paging and the same insights edge, so everything they share lives
 here: error classification into the typed errors, the client factory (the access token
 travels as a query parameter, which the client redacts from every log line and error), a
-pager that follows ``paging.next`` until it is absent, an insights fetcher that skips the
-metrics the API refuses, and author pseudonymisation.
+pager that follows ``paging.next`` until it is absent, field expansion (an edge's rows read
+inside its parent, its own pages followed only when it says more follow), an insights
+fetcher that skips the metrics the API refuses, and author pseudonymisation.
 """
 
 from __future__ import annotations
@@ -275,6 +276,42 @@ def items(
     """The objects of every page of a list edge."""
     for page in pages(client, path, params, handle=handle):
         yield from (item for item in page.get("data") or [] if isinstance(item, dict))
+
+
+# --- field expansion ---------------------------------------------------------------------------
+
+
+def expand(edge: str, fields: str, **modifiers: object) -> str:
+    """An edge to read inside its parent: ``expand("comments", "id", limit=100)`` is
+    ``comments.limit(100){id}`` (each modifier is a parameter of the edge)."""
+    return (
+        edge + "".join(f".{name}({value})" for name, value in modifiers.items()) + f"{{{fields}}}"
+    )
+
+
+def expanded_items(
+    client: ApiClient, parent: Mapping[str, Any], edge: str, *, handle: str
+) -> Iterator[dict[str, Any]]:
+    """Every object of an edge expanded inside ``parent``: the rows that came with it, then
+    the edge's own pages from its nested ``paging.next``, only when there is one."""
+    nested = parent.get(edge)
+    if not isinstance(nested, dict):
+        return
+    yield from (item for item in nested.get("data") or [] if isinstance(item, dict))
+    next_url = (nested.get("paging") or {}).get("next")
+    if next_url:
+        path, params = split_next(str(next_url))
+        yield from items(client, path, params, handle=handle)
+
+
+def without_rows(obj: Mapping[str, Any], edge: str) -> dict[str, Any]:
+    """``obj`` without the rows of an expanded edge (they are landed as their own entity):
+    the edge keeps only its ``summary``, or goes when it has none."""
+    out = dict(obj)
+    nested = out.pop(edge, None)
+    if isinstance(nested, dict) and "summary" in nested:
+        out[edge] = {"data": [], "summary": nested["summary"]}
+    return out
 
 
 # --- insights ----------------------------------------------------------------------------------

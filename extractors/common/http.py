@@ -2,7 +2,9 @@
 
 Platforms differ only in how they authenticate and how their error bodies read; both are
 passed in, so no platform re-implements retries. Counters of requests and retries are kept
-for the extraction audit.
+for the extraction audit. The same client downloads the images the APIs link to (profile
+pictures on the platforms' CDNs), with the same retries but without the platform's
+credentials, which never leave for another host.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 
 from extractors.common.errors import (
+    BadRequestError,
     ExtractError,
+    NotFoundError,
     RateLimitedError,
     RetriableError,
 )
@@ -31,6 +36,7 @@ USER_AGENT = "MissionPulse/0.1 (+https://github.com/missionpulse/missionpulse)"
 
 # Given a response that is not a 2xx, return the typed error it stands for.
 ErrorClassifier = Callable[[requests.Response, str, str | None], ExtractError]
+T = TypeVar("T")
 
 
 @dataclass
@@ -84,11 +90,16 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        media_base: str | None = None,
     ) -> None:
         self.platform = platform
         self.base_url = base_url.rstrip("/")
+        # Where CDN URLs are fetched (None: from the URL itself; the simulator's stand-in
+        # CDN otherwise, see ``missionpulse.platforms``).
+        self.media_base = media_base
         self._classify = classify
         self._auth_params = dict(auth_params or {})
+        self._auth_headers = tuple(headers or {})
         self._secrets = tuple(
             v for v in [*(headers or {}).values(), *self._auth_params.values()] if v
         )
@@ -116,10 +127,35 @@ class ApiClient:
         url = f"{self.base_url}/{path.lstrip('/')}"
         query = {**dict(params or {}), **self._auth_params}
         endpoint = path.split("?")[0]
+        return self._retrying(lambda: self._attempt(url, query, endpoint, handle), handle)
+
+    def get_media(
+        self, url: str, *, handle: str | None = None, check: Callable[[bytes], object] = bytes
+    ) -> bytes:
+        """GET the bytes of a media URL the API returned (a profile picture on the CDN).
+
+        Retries like ``get_json``; ``check`` raises ``ValueError`` for bytes that are cut
+        short or unreadable, which counts as a transient failure (like a truncated JSON
+        page). Counted in the same request statistics.
+        """
+        endpoint = f"media {urlsplit(url).netloc}"
+        return self._retrying(
+            lambda: self._attempt_media(self.media_url(url), endpoint, handle, check), handle
+        )
+
+    def media_url(self, url: str) -> str:
+        """Where to fetch a CDN URL: the URL itself, or its place under ``media_base``."""
+        if not self.media_base:
+            return url
+        parts = urlsplit(url)
+        query = f"?{parts.query}" if parts.query else ""
+        return f"{self.media_base.rstrip('/')}/{parts.netloc}{parts.path}{query}"
+
+    def _retrying(self, attempt_once: Callable[[], T], handle: str | None) -> T:
         attempt = 0
         while True:
             try:
-                return self._attempt(url, query, endpoint, handle)
+                return attempt_once()
             except RetriableError as err:
                 self.stats.errors[type(err).__name__] += 1
                 if attempt + 1 >= self.retry.max_attempts:
@@ -172,6 +208,46 @@ class ApiClient:
             )
         self._keep_under_budget(response.headers, endpoint)
         return body, response.headers
+
+    def _attempt_media(
+        self, url: str, endpoint: str, handle: str | None, check: Callable[[bytes], object]
+    ) -> bytes:
+        self.stats.requests += 1
+        self.stats.requests_by_handle[handle or ""] += 1
+        # the platform's credentials stay with the platform: none go to the CDN
+        headers: dict[str, str | None] = {name: None for name in self._auth_headers}
+        try:
+            response = self.session.get(
+                url, headers={**headers, "Accept": "image/*"}, timeout=self.timeout
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetriableError(
+                self.platform,
+                endpoint,
+                f"{type(exc).__name__}: {self.redact(str(exc))}",
+                handle=handle,
+            ) from None
+        status = response.status_code
+        self.stats.statuses[status] += 1
+        if status == 429:
+            raise rate_limited(self.platform, endpoint, handle, response.headers, status)
+        if status >= 500:
+            raise RetriableError(self.platform, endpoint, "CDN error", handle=handle, status=status)
+        if status == 404:
+            raise NotFoundError(
+                self.platform, endpoint, "no such image", handle=handle, status=status
+            )
+        if status >= 400:
+            raise BadRequestError(
+                self.platform, endpoint, "image refused", handle=handle, status=status
+            )
+        try:
+            check(response.content)
+        except ValueError as exc:
+            raise RetriableError(
+                self.platform, endpoint, f"unreadable image: {exc}", handle=handle, status=status
+            ) from None
+        return response.content
 
     def _keep_under_budget(self, headers: Mapping[str, str], endpoint: str) -> None:
         """Pause before the platform would refuse us, rather than after it does.

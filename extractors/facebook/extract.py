@@ -7,7 +7,10 @@ Entities (raw tables ``raw.facebook__<entity>``):
 - ``posts``: the Page's published posts created in the window, with reaction, comment and
   share totals as observed.
 - ``comments``: comments and replies created in the window on the Page's posts of the
-  trailing week (``filter=stream`` lists replies flat, each with its ``parent``). The
+  trailing week (``filter=stream`` lists replies flat, each with its ``parent``), read
+  inside the posts list by field expansion; a post's own comment pages are followed only
+  when its expanded first page says more follow. The post itself is landed with the
+  comments' ``summary`` only. The
   Page's own replies keep its id (response times); everyone else's id is pseudonymised and
   their names are not landed.
 - ``insights``: the Page's daily insights for the window, one record per metric and day,
@@ -22,15 +25,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from extractors.common.avatar import AvatarFetcher, avatar_url
 from extractors.common.graph import (
     InsightsFetcher,
     created_in,
+    expand,
+    expanded_items,
     graph_path,
     items,
     make_graph_client,
     object_envelope,
     pseudonymous_author,
     unix_seconds,
+    without_rows,
 )
 from extractors.common.http import ApiClient, RetryPolicy
 from extractors.common.load import EntitySpec, KeyColumn
@@ -45,11 +52,11 @@ PAGE_FIELDS = (
     "picture{url},link,category"
 )
 POST_FIELDS = (
-    "id,message,created_time,from,permalink_url,shares,"
-    "reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)"
+    "id,message,created_time,from,permalink_url,shares,reactions.summary(total_count).limit(0)"
 )
 COMMENT_FIELDS = "id,message,created_time,from,parent,like_count"
 PAGE_SIZE = 100
+POSTS_PAGE_SIZE = 25  # each post brings up to PAGE_SIZE comments: keep the answers small
 LOOKBACK_DAYS = 7
 
 # Our stable metric names -> Facebook's current names. Meta retired page_impressions (now
@@ -175,6 +182,7 @@ def run(
     """Extract ``window`` for ``handles`` and write one landing file per entity."""
     observed_at = datetime.now(UTC)
     insights = InsightsFetcher(client, PAGE_METRICS)
+    avatars = AvatarFetcher(client)
     lookback_start = window.start - timedelta(days=lookback_days - 1)
 
     def extract_one(ref: HandleRef, progress: Progress) -> dict[str, Records]:
@@ -183,15 +191,25 @@ def run(
         )
         page_id = str(page["id"])
         progress.stage = "posts"
+        comments_field = expand(
+            "comments",
+            COMMENT_FIELDS,
+            filter="stream",
+            order="chronological",
+            since=unix_seconds(window.start),
+            until=unix_seconds(window.end),
+            limit=PAGE_SIZE,
+            summary="total_count",
+        )
         recent = list(
             items(
                 client,
                 graph_path(page_id, "published_posts"),
                 {
-                    "fields": POST_FIELDS,
+                    "fields": f"{POST_FIELDS},{comments_field}",
                     "since": unix_seconds(lookback_start),
                     "until": unix_seconds(window.end),
-                    "limit": PAGE_SIZE,
+                    "limit": POSTS_PAGE_SIZE,
                 },
                 handle=ref.handle,
             )
@@ -207,19 +225,7 @@ def run(
                 account_id=page_id,
             )
             for post in recent
-            for comment in items(
-                client,
-                graph_path(str(post["id"]), "comments"),
-                {
-                    "fields": COMMENT_FIELDS,
-                    "filter": "stream",
-                    "order": "chronological",
-                    "since": unix_seconds(window.start),
-                    "until": unix_seconds(window.end),
-                    "limit": PAGE_SIZE,
-                },
-                handle=ref.handle,
-            )
+            for comment in expanded_items(client, post, "comments", handle=ref.handle)
             if created_in(comment, "created_time", window)
         ]
         progress.stage = "insights"
@@ -232,10 +238,18 @@ def run(
             },
             handle=ref.handle,
         )
+        progress.stage = "avatar"  # recorded in the profile's avatar block, never a failure
+        profile = envelope(ref.handle, graph_path("{page-id}"), observed_at, page)
+        profile["avatar"] = avatars.describe(avatar_url(page, "picture", "data", "url"), ref.handle)
         return {
-            "profiles": [envelope(ref.handle, graph_path("{page-id}"), observed_at, page)],
+            "profiles": [profile],
             "posts": [
-                envelope(ref.handle, graph_path("{page-id}", "published_posts"), observed_at, p)
+                envelope(
+                    ref.handle,
+                    graph_path("{page-id}", "published_posts"),
+                    observed_at,
+                    without_rows(p, "comments"),
+                )
                 for p in recent
                 if created_in(p, "created_time", window)
             ],
@@ -254,5 +268,8 @@ def run(
         landing_root,
         tuple(ENTITIES),
         extract_one,
-        lambda: {"refused_metrics": dict(insights.refused), "metric_names": dict(PAGE_METRICS)},
+        lambda: (
+            {"refused_metrics": dict(insights.refused), "metric_names": dict(PAGE_METRICS)}
+            | avatars.stats()
+        ),
     )

@@ -8,7 +8,9 @@ Entities (raw tables ``raw.instagram__<entity>``):
 - ``profiles``: each account's user object (followers, follows, media count, biography).
 - ``posts``: media created in the window, with like and comment counts as observed.
 - ``comments``: comments and replies created in the window on the account's media of the
-  trailing week; replies (``replies{...}``) are landed as records of their own with their
+  trailing week, read inside the media list by field expansion (a media's own comment pages
+  are followed only when its expanded first page says more follow; the media is landed
+  without them); replies (``replies{...}``) are landed as records of their own with their
   ``parent_id``. The account's own replies keep its id and username; everyone else's id
   is pseudonymised and their usernames are not landed.
 - ``post_metrics``: observations of the media of the window's day and the day before:
@@ -24,10 +26,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from extractors.common.avatar import AvatarFetcher
 from extractors.common.errors import ExtractError
 from extractors.common.graph import (
     InsightsFetcher,
     created_in,
+    expand,
+    expanded_items,
     graph_path,
     insight_value,
     items,
@@ -35,6 +40,7 @@ from extractors.common.graph import (
     object_envelope,
     pseudonymous_author,
     unix_seconds,
+    without_rows,
 )
 from extractors.common.http import ApiClient, RetryPolicy
 from extractors.common.load import EntitySpec, KeyColumn
@@ -54,6 +60,7 @@ MEDIA_FIELDS = (
 _COMMENT_FIELDS = "id,text,timestamp,username,from,like_count"
 COMMENT_FIELDS = f"{_COMMENT_FIELDS},replies{{{_COMMENT_FIELDS},parent_id}}"
 PAGE_SIZE = 100
+MEDIA_PAGE_SIZE = 25  # each media brings up to PAGE_SIZE comments: keep the answers small
 LOOKBACK_DAYS = 7
 OBSERVED_DAYS = 2  # the window's day and the day before: insights settle within 48 h
 
@@ -225,6 +232,7 @@ def run(
     """Extract ``window`` for ``handles`` and write one landing file per entity."""
     observed_at = datetime.now(UTC)
     insights = InsightsFetcher(client, MEDIA_METRICS)
+    avatars = AvatarFetcher(client)
     lookback_start = window.start - timedelta(days=lookback_days - 1)
     observed_from = window.start - timedelta(days=OBSERVED_DAYS - 1)
 
@@ -236,15 +244,16 @@ def run(
         )
         user_id, username = str(user["id"]), str(user.get("username") or ref.handle)
         progress.stage = "posts"
+        comments_field = expand("comments", COMMENT_FIELDS, limit=PAGE_SIZE)
         recent = list(
             items(
                 client,
                 graph_path(user_id, "media"),
                 {
-                    "fields": MEDIA_FIELDS,
+                    "fields": f"{MEDIA_FIELDS},{comments_field}",
                     "since": unix_seconds(lookback_start),
                     "until": unix_seconds(window.end),
-                    "limit": PAGE_SIZE,
+                    "limit": MEDIA_PAGE_SIZE,
                 },
                 handle=ref.handle,
             )
@@ -261,12 +270,7 @@ def run(
             )
             for media in recent
             for comment in flatten_comments(
-                items(
-                    client,
-                    graph_path(str(media["id"]), "comments"),
-                    {"fields": COMMENT_FIELDS, "limit": PAGE_SIZE},
-                    handle=ref.handle,
-                )
+                expanded_items(client, media, "comments", handle=ref.handle)
             )
             if created_in(comment, "timestamp", window)
         ]
@@ -276,10 +280,18 @@ def run(
             for media in recent
             if created_in(media, "timestamp", Window(observed_from, window.end))
         ]
+        progress.stage = "avatar"  # recorded in the profile's avatar block, never a failure
+        profile = envelope(ref.handle, graph_path("{ig-user-id}"), observed_at, user)
+        profile["avatar"] = avatars.describe(user.get("profile_picture_url"), ref.handle)
         return {
-            "profiles": [envelope(ref.handle, graph_path("{ig-user-id}"), observed_at, user)],
+            "profiles": [profile],
             "posts": [
-                envelope(ref.handle, graph_path("{ig-user-id}", "media"), observed_at, m)
+                envelope(
+                    ref.handle,
+                    graph_path("{ig-user-id}", "media"),
+                    observed_at,
+                    without_rows(m, "comments"),
+                )
                 for m in recent
                 if created_in(m, "timestamp", window)
             ],
@@ -298,5 +310,8 @@ def run(
         landing_root,
         tuple(ENTITIES),
         extract_one,
-        lambda: {"refused_metrics": dict(insights.refused), "metric_names": dict(MEDIA_METRICS)},
+        lambda: (
+            {"refused_metrics": dict(insights.refused), "metric_names": dict(MEDIA_METRICS)}
+            | avatars.stats()
+        ),
     )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from extractors.common.avatar import AvatarFetcher
 from extractors.common.errors import AuthError, ExtractError, PermissionDeniedError
 from extractors.common.http import ApiClient
 from extractors.common.landing import write_batch
@@ -224,6 +225,7 @@ def run(
     comments: list[dict[str, Any]] = []
     mission_ids = frozenset(str(u["id"]) for u in users.values() if u.get("id"))
     full_archive = needs_full_archive(window, now)
+    avatars = AvatarFetcher(client)
     lookback_start = window.start - timedelta(days=conversation_lookback_days - 1)
     for ref in handles:
         user = users.get(ref.handle.lower())
@@ -251,7 +253,9 @@ def run(
         except ExtractError as err:
             result.fail(ref.handle, "posts", client.redact(str(err)))
             continue  # nothing of this handle lands: the loader keeps its previous rows
-        profiles.append(envelope(ref.handle, "/2/users/by", observed_at, user))
+        profile = envelope(ref.handle, "/2/users/by", observed_at, user)
+        profile["avatar"] = avatars.describe(user.get("profile_image_url"), ref.handle)
+        profiles.append(profile)
         posts.extend(
             envelope(ref.handle, "/2/users/:id/tweets", observed_at, p)
             for p in recent
@@ -269,7 +273,7 @@ def run(
 
     for entity, records in (("profiles", profiles), ("posts", posts), ("comments", comments)):
         result.count_rows(entity, records)
-    result.stats = client.stats.as_dict() | {"full_archive_search": full_archive}
+    result.stats = client.stats.as_dict() | {"full_archive_search": full_archive} | avatars.stats()
     for entity, records in (("profiles", profiles), ("posts", posts), ("comments", comments)):
         result.manifests[entity] = write_batch(
             landing_root, PLATFORM, entity, window, records, result.stats

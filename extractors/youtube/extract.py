@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from extractors.common.avatar import AvatarFetcher, avatar_url
 from extractors.common.errors import AuthError, ExtractError, PermissionDeniedError
 from extractors.common.http import ApiClient
 from extractors.common.landing import write_batch
@@ -411,6 +412,7 @@ def run(
     comments: list[dict[str, Any]] = []
     disabled: list[str] = []
     videos_scanned = 0
+    avatars = AvatarFetcher(client)
     try:
         channels, missing = lookup_channels(calls, handles)
         for handle, reason in missing.items():
@@ -427,7 +429,11 @@ def run(
                 # nothing of a failed channel is landed: the loader keeps its previous rows
                 result.fail(ref.handle, "posts", client.redact(str(err)))
                 continue
-            profiles.append(envelope(ref.handle, f"{API}/channels", observed_at, channel))
+            profile = envelope(ref.handle, f"{API}/channels", observed_at, channel)
+            profile["avatar"] = avatars.describe(
+                avatar_url(channel, "snippet", "thumbnails", "default", "url"), ref.handle
+            )
+            profiles.append(profile)
             mission = MissionChannel.of(channel, ref.handle)
             posts += [envelope(ref.handle, f"{API}/videos", observed_at, v) for v in harvest.posts]
             comments += [
@@ -449,12 +455,16 @@ def run(
     entities = (("profiles", profiles), ("posts", posts), ("comments", comments))
     for entity, records in entities:
         result.count_rows(entity, records)
-    result.stats = client.stats.as_dict() | {
-        "quota_units": calls.meter.total,
-        "quota_units_by_handle": dict(sorted(calls.meter.by_handle.items())),
-        "videos_scanned": videos_scanned,
-        "comments_disabled_videos": len(disabled),
-    }
+    result.stats = (
+        client.stats.as_dict()
+        | {
+            "quota_units": calls.meter.total,
+            "quota_units_by_handle": dict(sorted(calls.meter.by_handle.items())),
+            "videos_scanned": videos_scanned,
+            "comments_disabled_videos": len(disabled),
+        }
+        | avatars.stats()
+    )
     for entity, records in entities:
         result.manifests[entity] = write_batch(
             landing_root, PLATFORM, entity, window, records, result.stats

@@ -14,6 +14,12 @@ Served (``GET``, ``access_token`` query parameter):
   ``/{media-id}/comments`` (top-level comments, replies through ``replies{...}``) and
   ``/{media-id}/insights`` (lifetime metrics that settle 48 h after posting).
 
+Field expansion: an edge named in ``fields`` (``comments`` of a post or an Instagram media)
+is answered inside its parent as the edge itself would answer, with the field's modifiers as
+the edge's parameters (``comments.filter(stream).since(S).limit(100){id,message}``): the first
+page of rows, and a ``paging.next`` to the edge's own URL when more follow. ``.limit(0)``
+with ``.summary(total_count)`` gives the total alone.
+
 Lists page with cursors: ``paging.cursors.before/after`` on every non-empty page and
 ``paging.next`` only when more follow (a client must stop when ``next`` is absent: the last
 page still has an ``after`` cursor). Insights answers carry ``paging.previous/next`` for the
@@ -52,7 +58,8 @@ from missionpulse.simulator.faults import (
     SERVER_ERROR,
     Fault,
 )
-from missionpulse.simulator.graph_fields import Field, FieldSyntaxError, parse_fields
+from missionpulse.simulator.graph_fields import Field, FieldSyntaxError, field_text, parse_fields
+from missionpulse.simulator.media import Avatar
 from missionpulse.simulator.messages import Request, Response, json_response
 from missionpulse.simulator.world import (
     DAY_MS,
@@ -378,8 +385,24 @@ class Call:
         self.now = now
         self.now_ms = to_ms(now)
         self.params = {name: values[-1] for name, values in request.params.items() if values}
+        self.request = request
         host = request.headers.get("host", "127.0.0.1")
         self.url = f"http://{host}{request.path}"
+
+    def nested(self, object_id: str, field: Field) -> Call:
+        """The call an expanded edge stands for: ``/{object_id}/{edge}`` with the field's
+        modifiers as parameters and its sub-fields as ``fields`` (credentials kept, as the
+        Graph API keeps them in paging links)."""
+        params = {
+            name: [value]
+            for name, value in self.params.items()
+            if name in ("access_token", "appsecret_proof")
+        }
+        params.update({name: [value] for name, value in field.modifiers if name != "summary"})
+        if field.children is not None:
+            params["fields"] = [field_text(field.children)]
+        path = f"/{_version(self.request.path)}/{object_id}/{field.name}"
+        return Call(Request("GET", path, params, self.request.headers), self.now)
 
     def get(self, name: str) -> str | None:
         return self.params.get(name)
@@ -451,6 +474,13 @@ class GraphApi:
     @staticmethod
     def handles(path: str) -> bool:
         return _PATH.fullmatch(path) is not None
+
+    def avatars(self) -> Iterable[Avatar]:
+        """The Pages' ``picture`` (50 x 50) and the Instagram users' ``profile_picture_url``
+        (150 x 150), for the media server."""
+        for platform, size in ((FACEBOOK, 50), (INSTAGRAM, 150)):
+            for account in self.world.accounts(platform):
+                yield Avatar(_picture_url(account), account, size)
 
     def respond(self, request: Request, now: datetime) -> Response:
         call = Call(request, now)
@@ -663,17 +693,28 @@ class GraphApi:
             call,
             posts,
             lambda p: (-p.created_ms, fb_post_id(node.account, p)),
-            lambda p: self._post_object(node.account, p, fields, call.now_ms),
+            lambda p: self._post_object(call, node.account, p, fields),
         )
 
     def _post(self, call: Call, node: Node) -> dict[str, Any]:
         assert node.post is not None
-        return self._post_object(node.account, node.post, call.fields("PagePost"), call.now_ms)
+        return self._post_object(call, node.account, node.post, call.fields("PagePost"))
 
     def _post_object(
-        self, account: Account, post: Post, fields: Sequence[Field], now_ms: int
+        self, call: Call, account: Account, post: Post, fields: Sequence[Field]
     ) -> dict[str, Any]:
+        now_ms = call.now_ms
         metrics = self.world.post_metrics(post, now_ms)
+
+        def comments(field: Field) -> dict[str, Any]:
+            order = field.modifier("order") or "ranked"
+            summary = {"order": order, "can_comment": True}
+            if field.modifier("limit") == "0":
+                return _edge_summary(field, metrics.comments, summary)
+            nested = call.nested(fb_post_id(account, post), field)
+            page = self._post_comments(nested, Node("post", account, post))
+            return page | _edge_summary(field, metrics.comments, summary, rows=False)
+
         renderers: dict[str, Renderer] = {
             "id": lambda f: fb_post_id(account, post),
             "message": lambda f: post.text,
@@ -687,9 +728,7 @@ class GraphApi:
             ),
             "shares": lambda f: {"count": metrics.shares} if metrics.shares else None,
             "reactions": lambda f: _edge_summary(f, metrics.likes, {"viewer_reaction": "NONE"}),
-            "comments": lambda f: _edge_summary(
-                f, metrics.comments, {"order": "ranked", "can_comment": True}
-            ),
+            "comments": comments,
             "status_type": lambda f: "mobile_status_update",
             "is_published": lambda f: True,
         }
@@ -831,16 +870,22 @@ class GraphApi:
             call,
             posts,
             lambda p: (-p.created_ms, ig_media_id(p)),
-            lambda p: self._media_object(node.account, p, fields, call.now_ms),
+            lambda p: self._media_object(call, node.account, p, fields),
         )
 
     def _media(self, call: Call, node: Node) -> dict[str, Any]:
         assert node.post is not None
-        return self._media_object(node.account, node.post, call.fields("IGMedia"), call.now_ms)
+        return self._media_object(call, node.account, node.post, call.fields("IGMedia"))
 
     def _media_object(
-        self, account: Account, post: Post, fields: Sequence[Field], now_ms: int
+        self, call: Call, account: Account, post: Post, fields: Sequence[Field]
     ) -> dict[str, Any]:
+        now_ms = call.now_ms
+
+        def comments(field: Field) -> dict[str, Any]:
+            nested = call.nested(ig_media_id(post), field)
+            return self._media_comments(nested, Node("media", account, post))
+
         insights = self.graph.media_insights(post, now_ms)
         roll = stable_int("media-type", ig_media_id(post)) % 10
         media_type = "VIDEO" if roll < 3 else "CAROUSEL_ALBUM" if roll < 5 else "IMAGE"
@@ -864,6 +909,7 @@ class GraphApi:
             "username": lambda f: account.handle,
             "owner": lambda f: {"id": account.uid},
             "is_comment_enabled": lambda f: True,
+            "comments": comments,
         }
         return _render("IGMedia", renderers, fields)
 
@@ -972,10 +1018,12 @@ class GraphApi:
         return retired_on is not None and now.astimezone(UTC).date() >= retired_on
 
 
-def _edge_summary(field: Field, total: int, extra: Mapping[str, Any]) -> dict[str, Any]:
+def _edge_summary(
+    field: Field, total: int, extra: Mapping[str, Any], *, rows: bool = True
+) -> dict[str, Any]:
     """A connection asked for as ``reactions.summary(total_count).limit(0)``: no rows (the
     simulator names no reacting people), and the summary when asked for."""
-    out: dict[str, Any] = {"data": []}
+    out: dict[str, Any] = {"data": []} if rows else {}
     if field.modifier("summary") not in (None, "false", "0"):
         out["summary"] = {"total_count": total, **extra}
     return out

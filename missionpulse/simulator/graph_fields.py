@@ -33,6 +33,16 @@ class Field:
         return next((value for key, value in self.modifiers if key == name), None)
 
 
+def field_text(fields: tuple[Field, ...]) -> str:
+    """The ``fields`` value that parses into ``fields`` (the inverse of ``parse_fields``)."""
+    return ",".join(
+        field.name
+        + "".join(f".{name}({value})" for name, value in field.modifiers)
+        + ("" if field.children is None else "{" + field_text(field.children) + "}")
+        for field in fields
+    )
+
+
 def parse_fields(text: str) -> tuple[Field, ...]:
     """The fields of a ``fields`` parameter (spaces are ignored, as the Graph API does)."""
     compact = re.sub(r"\s+", "", text)

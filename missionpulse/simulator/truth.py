@@ -3,7 +3,9 @@
 Counts follow the pipeline's definitions: posts are original posts created that UTC day;
 comments are replies created that day in the conversations of the handles' posts (the
 audience's and the missions' own answers); profiles are the handles that exist and are
-active that day. Everything is as of ``as_of`` (default: the day's production run, the next
+active that day. ``avatars`` says, per platform, which of those handles show the ministry's
+emblem as their profile picture (handle -> conforming, and how many do). Everything is as of
+``as_of`` (default: the day's production run, the next
 day at 02:00 UTC), so nothing later is counted.
 """
 
@@ -34,7 +36,19 @@ def truth(day: date, as_of: datetime | None = None, registry: Any | None = None)
         "platforms": {
             platform: count(world, day, to_ms(as_of)) for platform, count in TRUTHS.items()
         },
+        "avatars": {platform: avatar_truth(world, platform, day) for platform in TRUTHS},
     }
+
+
+def avatar_truth(world: World, platform: str, day: date) -> dict[str, Any]:
+    """Whether each existing, active handle's profile picture is the reference emblem
+    (re-encoded by the CDN: within the policy's distance) or another picture."""
+    avatars = {
+        account.handle: account.avatar_conforming
+        for account in world.accounts(platform)
+        if account.exists and account.spec.active_on(day)
+    }
+    return {"conforming": sum(avatars.values()), "handles": dict(sorted(avatars.items()))}
 
 
 def x_truth(world: World, day: date, as_of_ms: int) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from missionpulse.simulator import texts
@@ -40,6 +41,7 @@ CONVERSATION_DAYS = 5
 MAX_POSTS_PER_DAY = 63  # post ids keep the post's index in the day in 6 bits
 SLOT_BITS = 15  # post ids keep the account's slot in 15 bits
 MISSING_SHARE = 0.02  # handles that no longer exist on the platform (renamed, suspended)
+AVATAR_CONFORMING_SHARE = 0.8  # handles whose profile picture is the ministry's emblem
 EMOJI_ONLY_SHARE = 0.03
 
 
@@ -209,6 +211,9 @@ class Account:
     responsiveness: float
     speaker_languages: tuple[str, ...] = field(repr=False)
     speaker_cum_weights: tuple[float, ...] = field(repr=False)
+    # Whether the profile picture is the ministry's reference emblem (re-encoded by the
+    # platform's CDN) rather than another picture; see ``simulator.media``.
+    avatar_conforming: bool = True
 
     @property
     def platform(self) -> str:
@@ -296,8 +301,16 @@ class PostMetrics:
 class World:
     """All simulated platforms' data for a set of handles; cheap to build, cached inside."""
 
-    def __init__(self, handles: Iterable[HandleSpec], theme: Theme | None = None) -> None:
+    def __init__(
+        self,
+        handles: Iterable[HandleSpec],
+        theme: Theme | None = None,
+        reference_avatar: Path | None = None,
+    ) -> None:
         self.theme = theme or Theme()
+        # The ministry's emblem (the policy's avatar reference image); None: the default
+        # config's. Conforming accounts show it, re-encoded, as their profile picture.
+        self.reference_avatar = reference_avatar
         self._accounts: dict[str, tuple[Account, ...]] = {}
         self._by_handle: dict[tuple[str, str], Account] = {}
         self._by_uid: dict[tuple[str, str], Account] = {}
@@ -660,6 +673,9 @@ def _build_account(spec: HandleSpec, slot: int, exists: bool, theme: Theme) -> A
         responsiveness=0.0 if rng.random() < 0.3 else rng.uniform(0.05, 0.3),
         speaker_languages=tuple(weights),
         speaker_cum_weights=tuple(cumulative),
+        # a stream of its own, so that the draws above (and the data they pin) are unchanged
+        avatar_conforming=rng_for("avatar", spec.platform, spec.handle.lower()).random()
+        < AVATAR_CONFORMING_SHARE,
     )
 
 
@@ -802,9 +818,15 @@ def world_for(registry: Any | None = None) -> World:
         from missionpulse.registry import load_registry
 
         registry = load_registry()
-    return _shared_world(tuple(specs_from_registry(registry)), theme_from_policy(registry.policy))
+    return _shared_world(
+        tuple(specs_from_registry(registry)),
+        theme_from_policy(registry.policy),
+        registry.policy.avatar_reference_image,
+    )
 
 
 @lru_cache(maxsize=4)
-def _shared_world(specs: tuple[HandleSpec, ...], theme: Theme) -> World:
-    return World(specs, theme)
+def _shared_world(
+    specs: tuple[HandleSpec, ...], theme: Theme, reference_avatar: Path | None = None
+) -> World:
+    return World(specs, theme, reference_avatar)

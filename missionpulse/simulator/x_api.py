@@ -39,6 +39,7 @@ from missionpulse.simulator.faults import (
     SERVER_ERROR,
     Fault,
 )
+from missionpulse.simulator.media import Avatar
 from missionpulse.simulator.messages import Request, Response, json_response
 from missionpulse.simulator.ratelimit import RateLimiter
 from missionpulse.simulator.world import (
@@ -527,6 +528,11 @@ class XApi:
     @staticmethod
     def handles(path: str) -> bool:
         return path.startswith("/2/")
+
+    def avatars(self) -> Iterator[Avatar]:
+        """The missions' ``profile_image_url``s (``_normal``: 48 x 48), for the media server."""
+        for account in self.world.accounts(PLATFORM):
+            yield Avatar(_profile_image(account.uid), account, 48)
 
     def respond(self, request: Request, now: datetime) -> Response:
         endpoint, path_params = _route(request)

@@ -50,6 +50,7 @@ from missionpulse.simulator.faults import (
     SERVER_ERROR,
     Fault,
 )
+from missionpulse.simulator.media import Avatar
 from missionpulse.simulator.messages import Request, Response, json_response
 from missionpulse.simulator.world import World, from_ms, stable_int, to_ms
 from missionpulse.simulator.world_youtube import (
@@ -481,6 +482,13 @@ class YouTubeApi:
     @staticmethod
     def handles(path: str) -> bool:
         return path.startswith(PREFIX)
+
+    def avatars(self) -> Iterable[Avatar]:
+        """Every size of the channels' ``snippet.thumbnails``, for the media server."""
+        for channel in self.yt.channels():
+            thumbnails = _channel_thumbnails(_image_key("channel", channel.channel_id))
+            for thumbnail in thumbnails.values():
+                yield Avatar(thumbnail["url"], channel.account, thumbnail["width"])
 
     def units_spent(self, credential: str, now: datetime) -> int:
         """Quota units ``credential`` has spent on the Pacific day of ``now``."""

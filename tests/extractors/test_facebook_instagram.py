@@ -191,6 +191,7 @@ def test_a_run_lands_exactly_the_simulators_truth(
         timeout=(2.0, 0.3),  # a "slow" fault answers after 3 s: time out and retry instead
     )
     client._sleep = lambda seconds: None  # throttling may ask for a minute; the retry is fine
+    client.media_base = servers[faults].base_url + "/__media__"  # the simulator's CDN
 
     with caplog.at_level(logging.INFO):
         result = package.run(Window.for_day(DAY), refs, client, tmp_path, PSEUDONYM)
@@ -212,6 +213,8 @@ def test_a_run_lands_exactly_the_simulators_truth(
     assert len(mission) == expected["mission_replies"]
     assert all(set(c["data"]["from"]) == {"id"} for c in comments)  # no names anywhere
     assert result.stats["refused_metrics"] == {}
+    avatars = [p["avatar"] for p in read_records(result.manifests["profiles"])]
+    assert avatars and all(a["phash"] and a["error"] is None for a in avatars)
     if faults == "chaos":
         assert result.stats["retries"] > 0
     everything = caplog.text + repr(result.failures) + repr(result.stats)

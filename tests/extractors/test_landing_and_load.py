@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from extractors.common.landing import Manifest, read_records, write_batch
 from extractors.common.load import EntitySpec, KeyColumn, load_manifest
 from extractors.common.window import Window
+from tests.warehouse_support import forget_days
 
 WINDOW = Window.for_day(date(2026, 11, 20))
 SPEC = EntitySpec(
@@ -113,3 +115,10 @@ def test_bad_timestamps_land_with_an_empty_typed_column(
         (day.start,),
     ).fetchone()
     assert created is None and raw_value == "yesterday-ish"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_fixture_days(warehouse_url: str) -> Iterator[None]:
+    """Leave no hand-made raw batch behind for the later end-to-end modules."""
+    yield
+    forget_days(warehouse_url, [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)])
