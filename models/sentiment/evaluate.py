@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.sentiment.predict import SentimentScorer
+from models.sentiment.predict import Scorer
+from models.sentiment.source import load_scorer
 from models.sentiment.tsvio import column, read_tsv
 
 
@@ -88,13 +89,14 @@ def scores_by_lang(
     return result
 
 
-def evaluate(path: Path, scorer: SentimentScorer | None = None) -> dict[str, Any]:
-    """Score a labelled TSV with ``scorer`` (default: the shipped artifact)."""
+def evaluate(path: Path, scorer: Scorer | None = None) -> dict[str, Any]:
+    """Score a labelled TSV with ``scorer`` (default: ``load_scorer()``, the shipped artifact
+    unless ``MISSIONPULSE_SENTIMENT_MODEL`` names another)."""
     header, rows = read_tsv(path)
     labels = [row[column(header, "label", path)] for row in rows]
     texts = [row[column(header, "text", path)] for row in rows]
     langs = [row[header.index("lang")] for row in rows] if "lang" in header else None
-    scorer = scorer or SentimentScorer.load()
+    scorer = scorer or load_scorer()
     predicted = [prediction.label for prediction in scorer.predict(texts)]
     return {"model_version": scorer.model_version, **scores_by_lang(labels, predicted, langs)}
 
@@ -103,9 +105,11 @@ def main() -> None:
     """Command-line entry point: print the evaluation of one file as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="TSV with label and text columns")
-    parser.add_argument("--artifact", type=Path, default=None, help="artifact directory")
+    parser.add_argument(
+        "--artifact", type=Path, default=None, help="artifact or Hugging Face checkpoint directory"
+    )
     args = parser.parse_args()
-    print(json.dumps(evaluate(args.path, SentimentScorer.load(args.artifact)), indent=2))
+    print(json.dumps(evaluate(args.path, load_scorer(args.artifact)), indent=2))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,12 @@
 Command line: ``python -m models.sentiment.predict IN.tsv OUT.tsv [--artifact DIR]``.
 ``IN.tsv`` needs a header with a ``text`` column (other columns are ignored); plain and
 CSV-quoted TSV are both accepted (see ``models.sentiment.tsvio``). ``OUT.tsv`` gets a
-``label<TAB>score`` header and one row per input row, in input order.
+``label<TAB>score`` header and one row per input row, in input order; with
+``--with-language`` two more columns, ``language`` (ISO 639-1 or ``und``) and
+``language_supported`` (``true`` when the model was trained on that language).
+
+``SentimentScorer`` is the shipped hashed-n-gram model; ``models.sentiment.source`` picks
+between it and a Hugging Face checkpoint (``HuggingFaceScorer``) for a deployment.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from pathlib import Path
 
 import torch
 
-from models.sentiment.artifact import ARTIFACT_DIR, load_artifact
+from models.sentiment.artifact import ARTIFACT_DIR, load_artifact, read_metadata
 from models.sentiment.features import FeatureConfig, featurise_batch
+from models.sentiment.language import SUPPORTED_LANGUAGES, detect_languages
 from models.sentiment.model import HashedBagClassifier
 from models.sentiment.tsvio import column, read_tsv
 
@@ -26,13 +32,67 @@ EMPTY_LABEL = "neutral"
 
 @dataclass(frozen=True)
 class Prediction:
-    """Predicted label and the model's probability for that label."""
+    """Predicted label and the model's probability for that label; with language detection,
+    the text's language (ISO 639-1 or ``und``) and whether the model was trained on it."""
 
     label: str
     score: float
+    language: str | None = None
+    language_supported: bool | None = None
 
 
-class SentimentScorer:
+class Scorer:
+    """What every model source offers: a version, ``predict`` and ``predict_tsv``.
+
+    Subclasses implement ``_predict_batch`` (labels and scores of one batch, in order).
+    """
+
+    model_version: str
+    supported_languages: frozenset[str] = SUPPORTED_LANGUAGES
+    default_batch_size: int = 1024
+
+    def _predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
+        raise NotImplementedError
+
+    def to(self, device: str | torch.device) -> Scorer:
+        """Move the model to ``device`` (``"cuda"`` when a GPU is present); returns self."""
+        return self
+
+    def predict(
+        self, texts: Sequence[str], batch_size: int | None = None, *, detect_language: bool = False
+    ) -> list[Prediction]:
+        """One prediction per text, in order; ``detect_language`` adds language fields."""
+        size = batch_size or self.default_batch_size
+        predictions: list[Prediction] = []
+        for start in range(0, len(texts), size):
+            predictions += self._predict_batch(texts[start : start + size])
+        if not detect_language:
+            return predictions
+        return [
+            Prediction(p.label, p.score, lang, lang in self.supported_languages)
+            for p, lang in zip(predictions, detect_languages(texts), strict=True)
+        ]
+
+    def predict_tsv(self, input_path: Path, output_path: Path, with_language: bool = False) -> int:
+        """Score the ``text`` column of ``input_path`` into ``output_path``; return row count."""
+        header, rows = read_tsv(input_path)
+        text_index = column(header, "text", input_path)
+        predictions = self.predict([row[text_index] for row in rows], detect_language=with_language)
+        with open(output_path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+            if with_language:
+                writer.writerow(["label", "score", "language", "language_supported"])
+                writer.writerows(
+                    [p.label, f"{p.score:.6f}", p.language, str(p.language_supported).lower()]
+                    for p in predictions
+                )
+            else:
+                writer.writerow(["label", "score"])
+                writer.writerows([p.label, f"{p.score:.6f}"] for p in predictions)
+        return len(predictions)
+
+
+class SentimentScorer(Scorer):
     """A loaded sentiment artifact; thread count is left to the caller (``torch.set_num_threads``).
 
     A text with no features at all (empty or whitespace only) expresses no sentiment: it
@@ -50,25 +110,36 @@ class SentimentScorer:
         self.feature_config = feature_config
         self.labels = labels
         self.model_version = model_version
+        self.device = torch.device("cpu")
+
+    def to(self, device: str | torch.device) -> SentimentScorer:
+        """Move the network to ``device``; featurising stays on the CPU."""
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        return self
 
     @classmethod
     def load(cls, path: Path | None = None) -> SentimentScorer:
-        """Load the artifact in directory ``path`` (default: the shipped artifact)."""
-        return cls(*load_artifact(Path(path) if path is not None else ARTIFACT_DIR))
+        """Load the artifact in directory ``path`` (default: the shipped artifact).
 
-    def predict(self, texts: Sequence[str], batch_size: int = 1024) -> list[Prediction]:
-        """One prediction per text, in order."""
-        predictions: list[Prediction] = []
-        for start in range(0, len(texts), batch_size):
-            predictions += self._predict_batch(texts[start : start + batch_size])
-        return predictions
+        Its supported languages are those it was trained on (``languages`` in the metadata;
+        ``SUPPORTED_LANGUAGES`` for an artifact that predates that field).
+        """
+        directory = Path(path) if path is not None else ARTIFACT_DIR
+        scorer = cls(*load_artifact(directory))
+        languages = read_metadata(directory).get("languages")
+        if languages:
+            scorer.supported_languages = frozenset(languages)
+        return scorer
 
     def _predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
         flat, offsets = featurise_batch(texts, self.feature_config)
         ends = offsets[1:].tolist() + [len(flat)]
         with torch.inference_mode():
-            logits = self.model(torch.from_numpy(flat), torch.from_numpy(offsets))
-            best_p, best_i = torch.softmax(logits, dim=1).max(dim=1)
+            logits = self.model(
+                torch.from_numpy(flat).to(self.device), torch.from_numpy(offsets).to(self.device)
+            )
+            best_p, best_i = torch.softmax(logits.float(), dim=1).max(dim=1)
         return [
             Prediction(self.labels[i], round(p, 6)) if end > begin else Prediction(EMPTY_LABEL, 1.0)
             for i, p, begin, end in zip(
@@ -76,26 +147,20 @@ class SentimentScorer:
             )
         ]
 
-    def predict_tsv(self, input_path: Path, output_path: Path) -> int:
-        """Score the ``text`` column of ``input_path`` into ``output_path``; return row count."""
-        header, rows = read_tsv(input_path)
-        text_index = column(header, "text", input_path)
-        predictions = self.predict([row[text_index] for row in rows])
-        with open(output_path, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-            writer.writerow(["label", "score"])
-            writer.writerows([p.label, f"{p.score:.6f}"] for p in predictions)
-        return len(predictions)
-
 
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", type=Path, help="TSV with a header and a text column")
     parser.add_argument("output", type=Path, help="TSV to write (label, score)")
-    parser.add_argument("--artifact", type=Path, default=None, help="artifact directory")
+    parser.add_argument(
+        "--artifact", type=Path, default=None, help="artifact or Hugging Face checkpoint directory"
+    )
+    parser.add_argument("--with-language", action="store_true", help="add language columns")
     args = parser.parse_args()
-    count = SentimentScorer.load(args.artifact).predict_tsv(args.input, args.output)
+    from models.sentiment.source import load_scorer
+
+    count = load_scorer(args.artifact).predict_tsv(args.input, args.output, args.with_language)
     print(f"{count} rows scored into {args.output}")
 
 

@@ -44,6 +44,7 @@ from models.sentiment.artifact import (
     weights_version,
     write_metadata,
 )
+from models.sentiment.card import write_card
 from models.sentiment.evaluate import macro_f1, macro_recall, scores_by_lang
 from models.sentiment.features import FeatureConfig, featurise, normalise
 from models.sentiment.model import LABELS, HashedBagClassifier, ModelConfig
@@ -160,13 +161,16 @@ def predict_labels(
     return labels
 
 
-def measure_throughput(scorer: SentimentScorer, texts: Sequence[str], repeats: int = 3) -> float:
-    """Best-of-``repeats`` texts per second of ``scorer.predict`` (featurising included)."""
-    scorer.predict(texts[:256])
+def measure_throughput(
+    scorer: SentimentScorer, texts: Sequence[str], repeats: int = 3, detect_language: bool = False
+) -> float:
+    """Best-of-``repeats`` texts per second of ``scorer.predict`` (featurising included;
+    language detection too with ``detect_language``)."""
+    scorer.predict(texts[:256], detect_language=detect_language)
     best = math.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        scorer.predict(texts)
+        scorer.predict(texts, detect_language=detect_language)
         best = min(best, time.perf_counter() - start)
     return round(len(texts) / best, 1)
 
@@ -308,8 +312,8 @@ def train(
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
 ) -> dict[str, Any]:
-    """Train, keep the best epoch, write ``model.pt`` + ``metadata.json``; return the latter
-    as written (JSON types).
+    """Train, keep the best epoch, write ``model.pt`` + ``metadata.json`` + ``MODEL_CARD.md``;
+    return the metadata as written (JSON types).
 
     Validation scores and throughput in the metadata are measured on the written (fp16)
     artifact, loaded back as a ``SentimentScorer``.
@@ -342,6 +346,7 @@ def train(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": seed,
         "labels": list(LABELS),
+        "languages": sorted({example.lang for example in splits.train}),
         "data_files": splits.data_files,
         "rows": {
             "train": len(splits.train),
@@ -365,10 +370,14 @@ def train(
     metadata["validation"] = validation_report(scorer, splits)
     metadata["throughput"] = {
         "texts_per_second": measure_throughput(scorer, [e.text for e in splits.validation]),
+        "texts_per_second_with_language": measure_throughput(
+            scorer, [e.text for e in splits.validation], detect_language=True
+        ),
         "num_threads": torch.get_num_threads(),
         "machine": platform.machine(),
     }
     write_metadata(metadata, out_dir)
+    write_card(metadata, out_dir)
     return read_metadata(out_dir)
 
 

@@ -223,6 +223,32 @@ def test_tiny_training_writes_loadable_artifact(tiny_artifact: tuple[Path, dict]
     )
 
 
+def test_tiny_training_writes_model_card(tiny_artifact: tuple[Path, dict]) -> None:
+    out, metadata = tiny_artifact
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert metadata["model_version"] in card
+    for needle in ("## Data", "## Hyper-parameters", "## Validation scores", "texts/s"):
+        assert needle in card
+    assert "| fr | " in card and TRAIN_FILES[0] in card
+    assert metadata["languages"] == ["en", "fr"]
+    scorer = SentimentScorer.load(out)
+    assert scorer.supported_languages == {"en", "fr"}
+    tagged = scorer.predict(
+        ["Vielen Dank für die schnelle Hilfe der Botschaft"], detect_language=True
+    )
+    assert (tagged[0].language, tagged[0].language_supported) == ("de", False)
+
+
+def test_shipped_model_card_matches_artifact() -> None:
+    card = (ARTIFACT_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
+    metadata = json.loads((ARTIFACT_DIR / METADATA_FILE).read_text(encoding="utf-8"))
+    assert f"`{metadata['model_version']}`" in card.splitlines()[0]
+
+
+def test_shipped_artifact_stays_small() -> None:
+    assert sum(f.stat().st_size for f in ARTIFACT_DIR.iterdir()) <= 25_000_000
+
+
 def test_tiny_training_is_reproducible(tiny_artifact: tuple[Path, dict], tmp_path: Path) -> None:
     _, first = tiny_artifact
     assert _train_tiny(tmp_path, tmp_path / "out")["model_version"] == first["model_version"]
