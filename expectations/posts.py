@@ -1,5 +1,6 @@
 """Expectations every platform's raw posts share, for a batch query with these columns:
-``post_id``, ``handle``, ``created_at``, ``text`` and one column per metric."""
+``post_id``, ``handle``, ``created_at``, ``text`` and one column per metric (plus
+``is_complete`` / ``author_handle`` where the suite asks for those checks)."""
 
 from __future__ import annotations
 
@@ -8,54 +9,45 @@ from collections.abc import Sequence
 import great_expectations.expectations as gxe
 from great_expectations.expectations import Expectation
 
+from expectations import common
 from expectations.base import BatchContext, meta
 
 
-def post_expectations(ctx: BatchContext, metrics: Sequence[str]) -> list[Expectation]:
+def post_expectations(
+    ctx: BatchContext,
+    metrics: Sequence[str],
+    *,
+    text_required: bool = False,
+    complete: bool = False,
+    author: bool = False,
+) -> list[Expectation]:
     """Keys present and unique, created in the interval, known handles, whole metrics."""
     expectations: list[Expectation] = [
-        gxe.ExpectColumnValuesToNotBeNull(
-            column="post_id",
-            meta=meta("post_id_not_null", "blocking", "every post must be identifiable"),
-        ),
-        gxe.ExpectColumnValuesToBeUnique(
-            column="post_id",
-            meta=meta("post_id_unique", "blocking", "a post counted twice inflates engagement"),
-        ),
-        gxe.ExpectColumnValuesToNotBeNull(
-            column="created_at",
-            meta=meta("created_at_parses", "blocking", "posts are counted by creation day"),
-        ),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="created_at",
-            min_value=ctx.interval_start,
-            max_value=ctx.interval_end,
-            strict_max=True,
-            meta=meta(
-                "created_at_in_interval", "blocking", "a post outside the day belongs elsewhere"
-            ),
-        ),
-        gxe.ExpectColumnValuesToBeInSet(
-            column="handle",
-            value_set=sorted(ctx.known_handles),
-            meta=meta("handle_in_registry", "blocking", "only the registry's handles are ours"),
-        ),
+        *common.key("post_id", "post"),
+        *common.created_in_window(ctx),
+        common.handle_known(ctx),
         gxe.ExpectColumnValuesToNotBeNull(
             column="text",
             mostly=0.95,
             meta=meta("text_present", "warning", "posts without text cannot be reviewed"),
         ),
+        *common.counts(metrics),
+        *common.row_count_band(ctx),
     ]
-    for metric in metrics:
-        expectations += [
-            gxe.ExpectColumnValuesToNotBeNull(
-                column=metric,
-                meta=meta(f"{metric}_is_number", "blocking", "metrics must be whole numbers"),
-            ),
-            gxe.ExpectColumnValuesToBeBetween(
-                column=metric,
-                min_value=0,
-                meta=meta(f"{metric}_non_negative", "blocking", "counts cannot be negative"),
-            ),
-        ]
+    if text_required:
+        expectations.append(common.text_not_empty())
+    if complete:
+        expectations.append(common.payload_complete())
+    if author:
+        expectations.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column="author_handle",
+                value_set=sorted(ctx.known_handles),
+                meta=meta(
+                    "author_in_registry",
+                    "blocking",
+                    "a post by an account that is not one of the registry's handles",
+                ),
+            )
+        )
     return expectations

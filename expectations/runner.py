@@ -13,8 +13,8 @@ import logging
 import math
 import os
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
@@ -43,7 +43,7 @@ class ExpectationOutcome:
 class DqOutcome:
     dq_run_id: str
     suite: str
-    platform: str
+    platform: str | None
     entity: str
     batch_date: str
     rows: int
@@ -63,7 +63,7 @@ class DqOutcome:
 
     def describe(self) -> str:
         head = (
-            f"{self.suite} on {self.platform}/{self.entity} {self.batch_date}: "
+            f"{self.suite} on {self.platform or 'marts'}/{self.entity} {self.batch_date}: "
             f"{len(self.results)} expectations, {self.rows} rows, "
             f"{len(self.blocking_failures)} blocking and {len(self.warnings)} warning failures"
         )
@@ -102,16 +102,74 @@ def _context() -> Any:
     return context
 
 
-def _frame(conn: Any, suite: SuiteSpec, interval_start: datetime) -> pd.DataFrame:
+def _frame(conn: Any, suite: SuiteSpec, ctx: BatchContext) -> pd.DataFrame:
     with conn.cursor() as cur:
-        cur.execute(suite.query, {"interval_start": interval_start})
+        cur.execute(
+            suite.query, {"interval_start": ctx.interval_start, "interval_end": ctx.interval_end}
+        )
         columns = [d.name for d in cur.description]
         frame = pd.DataFrame(cur.fetchall(), columns=columns)
+    if suite.enrich is not None:
+        frame = suite.enrich(conn, frame, ctx)
+    return coerce(suite, frame)
+
+
+def coerce(suite: SuiteSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """Numbers and timestamps as the suite declares them (None where the payload held
+    something else, which the ``*_is_number`` / ``*_parses`` expectations report)."""
     for column in suite.numeric_columns:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     for column in suite.timestamp_columns:
         frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
     return frame
+
+
+TRAILING_DAYS = 7
+
+
+def trailing_rows(conn: Any, suite: SuiteSpec, day: date) -> tuple[int, ...]:
+    """Rows of the suite's last passing batch on each of the trailing days (audit history)."""
+    rows = conn.execute(
+        """
+        select distinct on (batch_date) rows_checked
+        from audit.dq_runs
+        where suite_name = %s and success
+          and batch_date >= %s::date - %s and batch_date < %s::date
+        order by batch_date, finished_at desc
+        """,
+        (suite.name, day, TRAILING_DAYS, day),
+    ).fetchall()
+    return tuple(int(r) for (r,) in rows)
+
+
+def run_suite(
+    suite: SuiteSpec, ctx: BatchContext, frame: pd.DataFrame, run_name: str = "adhoc"
+) -> list[ExpectationOutcome]:
+    """Validate a prepared frame with Great Expectations (no database): the outcomes."""
+    import great_expectations as gx
+
+    context = _context()
+    name = f"batch-{suite.name}-{uuid.uuid4().hex[:10]}"
+    source = context.data_sources.add_or_update_pandas(name)
+    batch_definition = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe(
+        "batch"
+    )
+    gx_suite = gx.ExpectationSuite(name=suite.name, expectations=suite.build(ctx))
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    try:
+        result = batch.validate(
+            gx_suite,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
+        )
+    finally:
+        context.data_sources.delete(name)
+    RESULTS.append((suite.name, run_name, ctx.interval_start.date().isoformat(), result))
+    return _outcomes(result)
+
+
+# (suite, run name, batch date, GX result) of this process's validations, for Data Docs
+# (expectations.docs): dag.test runs a whole day in one process
+RESULTS: list[tuple[str, str, str, Any]] = []
 
 
 def _jsonable(value: Any) -> Any:
@@ -158,22 +216,15 @@ def validate_batch(
     dag_run_id: str | None = None,
 ) -> DqOutcome:
     """Validate one (suite, interval) batch and record it; returns the outcome."""
-    import great_expectations as gx
-
     started = datetime.now(UTC)
-    frame = _frame(conn, suite, ctx.interval_start)
-    context = _context()
+    ctx = replace(
+        ctx,
+        checked_at=ctx.checked_at or started,
+        trailing_rows=ctx.trailing_rows or trailing_rows(conn, suite, ctx.interval_start.date()),
+    )
+    frame = _frame(conn, suite, ctx)
     run_id = f"dq-{suite.name}-{ctx.interval_start:%Y%m%d}-{uuid.uuid4().hex[:10]}"
-    source = context.data_sources.add_or_update_pandas(f"batch-{run_id}")
-    batch_definition = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe(
-        "batch"
-    )
-    gx_suite = gx.ExpectationSuite(name=run_id, expectations=suite.build(ctx))
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(
-        gx_suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
-    )
-    context.data_sources.delete(f"batch-{run_id}")
+    results = run_suite(suite, ctx, frame, run_id)
     outcome = DqOutcome(
         dq_run_id=run_id,
         suite=suite.name,
@@ -181,7 +232,7 @@ def validate_batch(
         entity=suite.entity,
         batch_date=ctx.interval_start.date().isoformat(),
         rows=len(frame),
-        results=_outcomes(result),
+        results=results,
     )
     load_ids = sorted(set(frame["_load_id"])) if "_load_id" in frame else []
     _record(conn, outcome, dag_run_id, load_ids, started)

@@ -17,7 +17,10 @@ request of the run and which each platform API interprets itself:
 - ``expired-token:<platform>``: that platform's token has expired (its real auth error on
   every request); the other platforms are unaffected;
 - ``deprecated-metric``: one more insights metric than the real 2025 deprecations is
-  refused with the platform's deprecation error.
+  refused with the platform's deprecation error;
+- ``bad-data``: well-formed answers whose objects carry the anomalies of
+  ``bad_data.CATALOGUE`` (null and duplicate ids, negative counts, bad timestamps, ...),
+  for the data-quality gate.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ SLOW_SECONDS = 3.0
 DRIFT = "drift"
 DEPRECATED_METRIC = "deprecated-metric"
 EXPIRED_TOKEN_PREFIX = "expired-token:"
+BAD_DATA = "bad-data"  # see bad_data.py
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ PROFILES: dict[str, FaultProfile] = {
     ),
     "deprecated-metric": FaultProfile("deprecated-metric", 0.0, (), frozenset({DEPRECATED_METRIC})),
     "chaos": FaultProfile("chaos", 0.15, TRANSIENT, frozenset({DRIFT})),
+    # well-formed answers carrying bad data (simulator/bad_data.py): the data-quality gate
+    "bad-data": FaultProfile("bad-data", 0.0, (), frozenset({BAD_DATA})),
 }
 
 

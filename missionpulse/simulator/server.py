@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from missionpulse.simulator.bad_data import BAD_DATA
+from missionpulse.simulator.bad_data import corrupt as corrupt_answer
 from missionpulse.simulator.faults import (
     MALFORMED,
     RESET,
@@ -31,6 +33,7 @@ from missionpulse.simulator.faults import (
     FaultProfile,
 )
 from missionpulse.simulator.graph_api import GraphApi
+from missionpulse.simulator.media import MediaApi
 from missionpulse.simulator.messages import Request, Response, json_response
 from missionpulse.simulator.tokens import request_clock
 from missionpulse.simulator.world import World, world_for
@@ -119,6 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and response.status == 200:
                 # a page cut short in transit: valid headers, truncated JSON
                 response = Response(200, response.body[: len(response.body) // 2], response.headers)
+            if self.server.injector.profile.has_mode(BAD_DATA):
+                response = corrupt_answer(request, response)
         self._write(response)
         self.log_request(response.status, len(response.body))
 
@@ -164,10 +169,15 @@ def make_server(
     the_world = world or world_for(registry)
     injector = FaultInjector(faults, seed=fault_seed)
     modes = injector.profile.modes
+    x_api = XApi(the_world, full_archive=x_full_archive, rate_limits=x_rate_limits, modes=modes)
+    graph_api = GraphApi(the_world, modes=modes)
+    youtube_api = YouTubeApi(the_world, modes=modes)
     apis: list[PlatformApi] = [
-        XApi(the_world, full_archive=x_full_archive, rate_limits=x_rate_limits, modes=modes),
-        GraphApi(the_world, modes=modes),
-        YouTubeApi(the_world, modes=modes),
+        x_api,
+        graph_api,
+        youtube_api,
+        # the profile pictures behind the URLs the three APIs hand out
+        MediaApi(the_world, (x_api, graph_api, youtube_api)),
     ]
     return SimulatorServer((host, port), apis, injector)
 

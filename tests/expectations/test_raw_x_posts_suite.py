@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from extractors.common.load import load_manifest
 from extractors.common.window import Window
 from extractors.x.extract import ENTITIES
 from missionpulse import pipeline
+from tests.warehouse_support import forget_days
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +31,16 @@ def post(post_id: str | None, handle: str = "PakinUSA", **overrides: object) -> 
     return {"request": {"handle": handle}, "observed_at": "2026-10-06T02:00:00+00:00", "data": data}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def raw_tables(warehouse_url: str) -> None:
+    pipeline.ensure_raw_tables(warehouse_url)  # every x suite reads its own table
+
+
+def posts_result(results: list[dict]) -> dict:
+    (result,) = [r for r in results if r["suite"] == "raw__x__posts"]
+    return result
+
+
 def load(conn: psycopg.Connection, day: date, records: list[dict], root: Path) -> None:
     manifest = write_batch(root, "x", "posts", Window.for_day(day), records)
     load_manifest(conn, ENTITIES["posts"], manifest)
@@ -38,7 +50,7 @@ def test_clean_batch_passes_and_is_recorded(conn: psycopg.Connection, landing_ro
     day = date(2026, 10, 5)
     load(conn, day, [post("1"), post("2")], landing_root)
 
-    (result,) = pipeline.validate_raw("x", day, dag_run_id="test-run")
+    result = posts_result(pipeline.validate_raw("x", day, dag_run_id="test-run"))
 
     assert result["rows"] == 2
     passed, failed = conn.execute(
@@ -105,3 +117,10 @@ def test_bad_rows_quarantine_the_day_with_a_clear_message(
         (day, expectation),
     ).fetchone()
     assert recorded >= 1
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_fixture_days(warehouse_url: str) -> Iterator[None]:
+    """Leave no hand-made raw batch behind for the later end-to-end modules."""
+    yield
+    forget_days(warehouse_url, [date(2026, 10, 5), date(2026, 10, 6)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from extractors.common.load import load_manifest
 from extractors.common.window import Window
 from extractors.youtube.extract import ENTITIES
 from missionpulse import pipeline
+from tests.warehouse_support import forget_days
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +38,16 @@ def video(video_id: str, **statistics: str) -> dict:
     }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def raw_tables(warehouse_url: str) -> None:
+    pipeline.ensure_raw_tables(warehouse_url)  # every youtube suite reads its own table
+
+
+def posts_result(results: list[dict]) -> dict:
+    (result,) = [r for r in results if r["suite"] == "raw__youtube__posts"]
+    return result
+
+
 def load(conn: psycopg.Connection, day: date, records: list[dict], root: Path) -> None:
     manifest = write_batch(root, "youtube", "posts", Window.for_day(day), records)
     load_manifest(conn, ENTITIES["posts"], manifest)
@@ -47,7 +59,7 @@ def test_hidden_likes_and_disabled_comments_pass(
     day = date(2026, 9, 5)
     load(conn, day, [video("a", likeCount="30", commentCount="4"), video("b")], landing_root)
 
-    (result,) = pipeline.validate_raw("youtube", day)
+    result = posts_result(pipeline.validate_raw("youtube", day))
 
     assert result["rows"] == 2
 
@@ -60,3 +72,10 @@ def test_a_count_that_is_not_a_number_quarantines_the_day(
 
     with pytest.raises(QuarantineError, match="like_count_is_number"):
         pipeline.validate_raw("youtube", day)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_fixture_days(warehouse_url: str) -> Iterator[None]:
+    """Leave no hand-made raw batch behind for the later end-to-end modules."""
+    yield
+    forget_days(warehouse_url, [date(2026, 9, 5)])
