@@ -5,19 +5,32 @@ with
 
 profiles as (
     {% for platform in all_platforms() -%}
-    select platform, handle, platform_user_id, observed_date, followers_count
-    from {{ ref('stg_' ~ platform ~ '__profiles') }}
-    where {{ in_run_interval('interval_start', lookback_days=1) }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            platform,
+            handle,
+            platform_user_id,
+            observed_date,
+            followers_count
+        from {{ ref('stg_' ~ platform ~ '__profiles') }}
+        where {{ in_run_interval('interval_start', lookback_days=1) }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 posts as (
     {% for platform in all_platforms() -%}
-    select platform, handle, post_id, posted_date, like_count, repost_count, quote_count, view_count
-    from {{ ref('stg_' ~ platform ~ '__posts') }}
-    where {{ in_run_interval('interval_start') }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            platform,
+            handle,
+            post_id,
+            posted_date,
+            like_count,
+            repost_count,
+            quote_count,
+            view_count
+        from {{ ref('stg_' ~ platform ~ '__posts') }}
+        where {{ in_run_interval('interval_start') }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -29,7 +42,7 @@ instagram_latest_metrics as (
         view_count
     from {{ ref('stg_instagram__post_metrics') }}
     where {{ in_run_interval('interval_start') }}
-    order by post_id, observed_at desc
+    order by post_id asc, observed_at desc
 ),
 
 posts_with_latest_metrics as (
@@ -40,6 +53,8 @@ posts_with_latest_metrics as (
         posts.posted_date,
         coalesce(instagram_latest_metrics.like_count, posts.like_count) as like_count,
         coalesce(posts.repost_count, 0) + coalesce(posts.quote_count, 0) as share_count,
+        coalesce(posts.repost_count, 0) as repost_count,
+        coalesce(posts.quote_count, 0) as quote_count,
         coalesce(instagram_latest_metrics.view_count, posts.view_count) as view_count
     from posts
     left join instagram_latest_metrics
@@ -49,15 +64,23 @@ posts_with_latest_metrics as (
 
 comments as (
     {% for platform in all_platforms() -%}
-    select platform, handle, comment_id, author_key, commented_date
-    from {{ ref('stg_' ~ platform ~ '__comments') }}
-    where {{ in_run_interval('interval_start') }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            platform,
+            handle,
+            comment_id,
+            author_key,
+            commented_date
+        from {{ ref('stg_' ~ platform ~ '__comments') }}
+        where {{ in_run_interval('interval_start') }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
 mission_accounts as (
-    select distinct platform, platform_user_id from profiles
+    select distinct
+        platform,
+        platform_user_id
+    from profiles
 ),
 
 followers_daily as (
@@ -78,6 +101,8 @@ posts_daily as (
         count(*) as posts,
         sum(like_count) as likes,
         sum(share_count) as shares,
+        sum(repost_count) as reposts,
+        sum(quote_count) as quotes,
         sum(view_count) as views
     from posts_with_latest_metrics
     group by 1, 2, 3
@@ -104,30 +129,53 @@ comments_daily as (
     group by 1, 2, 3
 ),
 
-keys as (
-    select platform, handle, activity_date from followers_daily
+activity_keys as (
+    select
+        platform,
+        handle,
+        activity_date
+    from followers_daily
     union
-    select platform, handle, activity_date from posts_daily
+    select
+        platform,
+        handle,
+        activity_date
+    from posts_daily
     union
-    select platform, handle, activity_date from comments_daily
+    select
+        platform,
+        handle,
+        activity_date
+    from comments_daily
 ),
 
 final as (
     select
-        keys.platform,
-        keys.handle,
-        keys.activity_date,
+        activity_keys.platform,
+        activity_keys.handle,
+        activity_keys.activity_date,
         followers_daily.followers_count,
         coalesce(posts_daily.posts, 0) as posts,
         coalesce(posts_daily.likes, 0) as likes,
         coalesce(posts_daily.shares, 0) as shares,
+        coalesce(posts_daily.reposts, 0) as reposts,
+        coalesce(posts_daily.quotes, 0) as quotes,
         posts_daily.views,
         coalesce(comments_daily.audience_comments, 0) as comments,
         coalesce(comments_daily.mission_replies, 0) as mission_replies
-    from keys
-    left join followers_daily using (platform, handle, activity_date)
-    left join posts_daily using (platform, handle, activity_date)
-    left join comments_daily using (platform, handle, activity_date)
+    from activity_keys
+    left join followers_daily
+        on activity_keys.platform = followers_daily.platform
+        and activity_keys.handle = followers_daily.handle
+        and activity_keys.activity_date = followers_daily.activity_date
+    left join posts_daily
+        on activity_keys.platform = posts_daily.platform
+        and activity_keys.handle = posts_daily.handle
+        and activity_keys.activity_date = posts_daily.activity_date
+    left join comments_daily
+        on activity_keys.platform = comments_daily.platform
+        and activity_keys.handle = comments_daily.handle
+        and activity_keys.activity_date = comments_daily.activity_date
 )
 
 select * from final

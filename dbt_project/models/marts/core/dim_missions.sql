@@ -39,7 +39,7 @@ final as (
         coalesce(platforms_per_mission.has_instagram, false) as has_instagram,
         coalesce(platforms_per_mission.has_youtube, false) as has_youtube
     from missions
-    left join platforms_per_mission using (mission_id)
+    left join platforms_per_mission on missions.mission_id = platforms_per_mission.mission_id
 )
 
 select * from final

@@ -14,10 +14,10 @@ handles as (
     select * from {{ ref('stg_registry__handles') }}
     -- only the platforms whose data passed extraction and validation for the run
     where platform in (
-        {%- for platform in var("extracted_platforms").split(",") %}
-        '{{ platform | trim }}'{{ "," if not loop.last }}
-        {%- endfor %}
-    )
+            {%- for platform in var("extracted_platforms").split(",") %}
+                '{{ platform | trim }}'{{ "," if not loop.last }}
+            {%- endfor %}
+        )
 ),
 
 activity as (
@@ -39,7 +39,10 @@ platform_days as (
     where activity_date >= {{ run_start_date() }}
         and activity_date < '{{ var("end_date") }}'::date
     {%- else -%}
-    select distinct platform, activity_date from activity
+        select distinct
+            platform,
+            activity_date
+        from activity
     {%- endif %}
 ),
 
@@ -65,10 +68,13 @@ joined as (
         activity.followers_count is not null as has_profile_data,
         activity.followers_count,
         activity.followers_count - previous_day.followers_count as follower_growth,
+        previous_day.followers_count as followers_start_of_day,
         coalesce(activity.posts, 0) as posts,
         coalesce(activity.likes, 0) as likes,
         coalesce(activity.comments, 0) as comments,
         coalesce(activity.shares, 0) as shares,
+        coalesce(activity.reposts, 0) as reposts,
+        coalesce(activity.quotes, 0) as quotes,
         activity.views,
         coalesce(activity.mission_replies, 0) as mission_replies
     from handle_days
@@ -80,6 +86,17 @@ joined as (
         on handle_days.platform = previous_day.platform
         and handle_days.handle = previous_day.handle
         and handle_days.activity_date - 1 = previous_day.activity_date
+),
+
+measured as (
+    select
+        *,
+        likes + comments + shares as interactions,
+        -- average of the start (yesterday's end) and the end of the day; the end alone
+        -- when the day before was not observed
+        (coalesce(followers_start_of_day, followers_count) + followers_count) / 2.0
+            as average_followers
+    from joined
 ),
 
 final as (
@@ -96,16 +113,23 @@ final as (
         comments,
         shares,
         views,
-        likes + comments + shares as interactions,
+        interactions,
         mission_replies,
-        round((likes + comments + shares)::numeric / nullif(followers_count, 0), 6)
+        round(interactions::numeric / nullif(followers_count, 0), 6)
             as engagement_rate_per_follower,
-        round((likes + comments + shares)::numeric / nullif(posts, 0), 4)
+        round(interactions::numeric / nullif(posts, 0), 4)
             as interactions_per_post,
-        round((likes + comments + shares)::numeric / nullif(views, 0), 6)
+        round(interactions::numeric / nullif(views, 0), 6)
             as engagement_rate_per_view,
-        now() as built_at
-    from joined
+        now() as built_at,
+        -- added columns stay after the original ones (on_schema_change appends)
+        reposts,
+        quotes,
+        followers_start_of_day,
+        round(average_followers, 1) as average_followers,
+        round(interactions::numeric / nullif(posts, 0) / nullif(average_followers, 0), 8)
+            as twiplomacy_interaction_rate
+    from measured
 )
 
 select * from final

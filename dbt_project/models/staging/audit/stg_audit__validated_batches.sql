@@ -2,6 +2,8 @@ with
 
 source as (
     select * from {{ source('audit', 'dq_runs') }}
+    -- raw batches only: a mart suite's run (platform null) does not gate raw partitions
+    where platform is not null
 ),
 
 latest_per_suite as (
@@ -12,7 +14,7 @@ latest_per_suite as (
         success,
         finished_at
     from source
-    order by platform, batch_date, suite_name, finished_at desc
+    order by platform asc, batch_date asc, suite_name asc, finished_at desc
 ),
 
 validated as (

@@ -16,7 +16,10 @@ renamed as (
         payload -> 'data' ->> 'name' as display_name,
         payload -> 'data' ->> 'about' as bio,
         payload -> 'data' ->> 'website' as website_url,
+        payload -> 'data' ->> 'website' as link_urls,
         payload -> 'data' -> 'picture' -> 'data' ->> 'url' as avatar_url,
+        {{ avatar_phash('payload') }} as avatar_phash,
+        payload -> 'avatar' ->> 'sha256' as avatar_sha256,
         coalesce(
             (payload -> 'data' ->> 'verification_status') in ('blue_verified', 'gray_verified'),
             false

@@ -17,6 +17,7 @@ renamed as (
             payload -> 'data' -> 'parent' -> 'from' ->> 'id',
             payload -> 'request' ->> 'account_id'
         ) as in_reply_to_key,
+        parent_id as parent_comment_id,
         created_at as commented_at,
         (_interval_start at time zone 'utc')::date as commented_date,
         payload -> 'data' ->> 'text' as comment_text,

@@ -16,7 +16,10 @@ renamed as (
         payload -> 'data' ->> 'name' as display_name,
         payload -> 'data' ->> 'biography' as bio,
         payload -> 'data' ->> 'website' as website_url,
+        payload -> 'data' ->> 'website' as link_urls,
         payload -> 'data' ->> 'profile_picture_url' as avatar_url,
+        {{ avatar_phash('payload') }} as avatar_phash,
+        payload -> 'avatar' ->> 'sha256' as avatar_sha256,
         -- the Graph API does not say whether an Instagram account is verified
         null::boolean as is_verified,
         {{ safe_bigint("payload -> 'data' ->> 'followers_count'") }} as followers_count,

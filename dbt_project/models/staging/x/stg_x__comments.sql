@@ -13,6 +13,13 @@ renamed as (
         conversation_id as post_id,
         author_id as author_key,
         payload -> 'data' ->> 'in_reply_to_user_id' as in_reply_to_key,
+        -- the comment it answers; null for a reply to the post itself
+        nullif(
+            jsonb_path_query_first(
+                payload, '$.data.referenced_tweets[*] ? (@.type == "replied_to").id'
+            ) #>> '{}',
+            conversation_id
+        ) as parent_comment_id,
         created_at as commented_at,
         (_interval_start at time zone 'utc')::date as commented_date,
         payload -> 'data' ->> 'text' as comment_text,

@@ -16,6 +16,7 @@ renamed as (
             when parent_id is null then payload -> 'data' -> 'snippet' ->> 'channelId'
             else payload -> 'thread' ->> 'top_level_author_id'
         end as in_reply_to_key,
+        parent_id as parent_comment_id,
         created_at as commented_at,
         (_interval_start at time zone 'utc')::date as commented_date,
         payload -> 'data' -> 'snippet' ->> 'textOriginal' as comment_text,
