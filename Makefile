@@ -9,11 +9,18 @@ REQS := requirements/base.in requirements/dev.in requirements/constraints.txt py
 STAMP := $(VENV)/.setup-complete
 DAYS ?= 14
 PYTEST_ARGS ?=
+# BI=0 skips the BI tool (Superset, its own venv .venv-bi) in `make demo`
+BI ?= 1
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.setup-complete
+BI_REQS := requirements/bi.txt requirements/bi-constraints.txt bi/browser/package.json scripts/setup-bi.sh
+NO_BI := $(filter 0,$(BI))
 
-.PHONY: setup demo test test-fast lint lock clean help
+.PHONY: setup setup-bi demo test test-fast lint lock clean help
 
 help:
-	@echo "make demo   - install, start the embedded warehouse and simulator, run the last $(DAYS) days"
+	@echo "make demo   - install, start the embedded warehouse and simulator, run the last $(DAYS) days,"
+	@echo "              then start the BI tool (Superset) and print its address (BI=0 skips it)"
 	@echo "make test   - install, run the whole test suite (make test-fast skips the slow e2e tests)"
 	@echo "make lint   - ruff, mypy and sqlfluff"
 
@@ -29,10 +36,18 @@ $(STAMP): $(REQS) scripts/system-deps.sh
 	@touch $(STAMP)
 	@echo "setup complete: $(BIN)/missionpulse"
 
-demo: setup
-	$(BIN)/missionpulse demo --days $(DAYS)
+# Superset and the browser-test tools (Chromium, playwright-core), in .venv-bi
+setup-bi: $(BI_STAMP)
 
-test: setup
+$(BI_STAMP): $(BI_REQS)
+	@bash scripts/setup-bi.sh
+	@touch $(BI_STAMP)
+	@echo "BI setup complete: $(BI_VENV)/bin/superset"
+
+demo: setup $(if $(NO_BI),,setup-bi)
+	$(BIN)/missionpulse demo --days $(DAYS) $(if $(NO_BI),--no-bi,)
+
+test: setup setup-bi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
@@ -42,6 +57,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy missionpulse extractors expectations models
+	@# the dbt templater compiles against the warehouse: start the embedded one (or use
+	@# MISSIONPULSE_WAREHOUSE_URL) and give dbt's profile its MISSIONPULSE_DB_* variables
+	eval "$$($(BIN)/python -c 'import shlex; from missionpulse.pipeline import dbt_env; print(" ".join(f"export {k}={shlex.quote(v)};" for k, v in dbt_env().items()))')" \
+		&& $(BIN)/sqlfluff lint dbt_project
 
 # Re-resolve the lock after editing requirements/*.in (needs network to PyPI).
 lock:
@@ -53,5 +72,6 @@ lock:
 	rm -rf .venv-lock
 
 clean:
+	-$(BIN)/missionpulse bi stop
 	-$(BIN)/missionpulse warehouse stop
 	rm -rf .missionpulse

@@ -1,8 +1,11 @@
 """The daily MissionPulse run, one UTC day per run.
 
 prepare -> extract_<platform> -> validate_<platform> (one pair per platform, in parallel)
-        -> select_publishable -> transform (dbt through Cosmos) -> score_sentiment
-        -> check_platforms
+        -> select_publishable -> transform (dbt through Cosmos, all but the sentiment
+        marts) -> score_sentiment -> transform_sentiment (the sentiment marts, which read
+        the scores) -> validate_marts -> publish_scorecard (Sundays: the week's HTML
+        scorecard under .missionpulse/reports/) -> check_platforms (fails the run when a
+        platform was left out or any task failed)
 
 Keyed on the data interval: every task reads ``data_interval_start`` and replaces that
 day's partitions, so a rerun or a backfill never duplicates. A platform whose extraction
@@ -33,6 +36,28 @@ WAREHOUSE_CONN_ID = "missionpulse_warehouse"
 PLATFORMS = enabled_platforms()
 
 
+def requested_platforms(params) -> list[str]:
+    """The platforms this run covers: param ``platforms`` ("all" or comma-separated)."""
+    wanted = str((params or {}).get("platforms") or "all")
+    if wanted == "all":
+        return list(PLATFORMS)
+    return [p for p in PLATFORMS if p in {w.strip() for w in wanted.split(",")}]
+
+
+# Shared by every dbt task group: each dbt invocation's run_results.json (passes included)
+# is written to audit.dbt_runs / dbt_model_results / dbt_test_results by the callback, which
+# Cosmos calls before it raises on a failed test, so failures are kept as well.
+DBT_OPERATOR_ARGS = {
+    "vars": {
+        "start_date": "{{ data_interval_start.strftime('%Y-%m-%d') }}",
+        "end_date": "{{ data_interval_end.strftime('%Y-%m-%d') }}",
+        "extracted_platforms": "{{ ti.xcom_pull(task_ids='select_publishable') }}",
+    },
+    "install_deps": False,
+    "callback": "missionpulse.audit.dbt_results.record_invocation",
+}
+
+
 @task
 def prepare() -> None:
     """Warehouse up, owned schemas present, registry loaded into raw."""
@@ -46,11 +71,13 @@ def extract(platform: str, data_interval_start=None, params=None) -> dict:
     """Extract the platform's day into the landing zone and replace its raw partitions."""
     from dataclasses import asdict
 
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     from extractors.common.errors import AuthError, PermissionDeniedError
     from missionpulse import pipeline
 
+    if platform not in requested_platforms(params):
+        raise AirflowSkipException(f"{platform} not requested for this run")
     try:
         summary = pipeline.extract(platform, data_interval_start.date(), params["faults"])
     except (AuthError, PermissionDeniedError) as err:
@@ -93,43 +120,69 @@ def score_sentiment(data_interval_start=None, ti=None) -> dict:
     return pipeline.score_comments(data_interval_start.date(), platforms)
 
 
-@task(trigger_rule="all_done")
-def check_platforms(ti=None) -> None:
-    """Fail the run (so the team is alerted) when a platform was left out of the day."""
+@task
+def validate_marts(data_interval_start=None, run_id=None) -> dict:
+    """Great Expectations on the day's mart rows after dbt; a blocking failure fails the run
+    loudly (recorded in audit.dq_runs) so the day's numbers are not reported as checked."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from expectations.runner import QuarantineError
+    from missionpulse import pipeline
+
+    try:
+        results = pipeline.validate_marts(data_interval_start.date(), dag_run_id=run_id)
+    except QuarantineError as err:
+        raise AirflowFailException(str(err)) from None
+    return {"suites": results}
+
+
+@task
+def publish_scorecard(data_interval_start=None) -> str | None:
+    """On a Sunday's run, write the week's scorecard (HTML) for leadership."""
+    from missionpulse import scorecard, warehouse
+
+    path = scorecard.publish_weekly(warehouse.ensure_running(), data_interval_start.date())
+    return str(path) if path else None
+
+
+@task(trigger_rule="all_done")
+def check_platforms(ti=None, params=None) -> None:
+    """Fail the run (so the team is alerted) when a requested platform was left out, or
+    when any task failed: the run's state follows its leaves, and this is the only leaf, so
+    without this check a failed dbt model or test would leave the run "success"."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    problems = []
     published = (ti.xcom_pull(task_ids="select_publishable") or "").split(",")
-    missing = [p for p in PLATFORMS if p not in published]
+    missing = [p for p in requested_platforms(params) if p not in published]
     if missing:
-        raise AirflowFailException(
+        problems.append(
             f"not published today: {', '.join(missing)} (extraction or validation failed; "
             "see the extract_/validate_ tasks). The other platforms were published."
         )
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+    failed = sorted(
+        task_id
+        for task_id, state in states.items()
+        if state in ("failed", "upstream_failed") and task_id != ti.task_id
+    )
+    if failed:
+        problems.append(f"failed tasks: {', '.join(failed)} (see their logs)")
+    if problems:
+        raise AirflowFailException("; ".join(problems))
 
 
-@dag(
-    dag_id="missionpulse_daily",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=4,
-    default_args=DEFAULT_ARGS,
-    params={"faults": "none"},
-    tags=["missionpulse", "daily", *PLATFORMS],
-    doc_md=__doc__,
-)
-def missionpulse_daily() -> None:
-    prepared = prepare()
-    selected = select_publishable()
-    for platform in PLATFORMS:
-        extracted = extract.override(task_id=f"extract_{platform}", outlets=[RAW[platform]])(
-            platform
-        )
-        validated = validate.override(task_id=f"validate_{platform}")(platform)
-        prepared >> extracted >> validated >> selected
+# The marts that read ml.comment_sentiment, and everything downstream of them: built by a
+# second dbt group after score_sentiment, not with the rest of the project before it.
+AFTER_SCORING = ["fct_mission_daily_sentiment+"]
 
-    transform = DbtTaskGroup(
-        group_id="transform",
+
+def dbt_group(
+    group_id: str, select: list[str] | None = None, exclude: list[str] | None = None
+) -> DbtTaskGroup:
+    """A Cosmos task group over part of the dbt project (dbt build per model, tests included)."""
+    return DbtTaskGroup(
+        group_id=group_id,
         project_config=ProjectConfig(DBT_PROJECT, install_dbt_deps=False),
         profile_config=ProfileConfig(
             profile_name="missionpulse",
@@ -147,18 +200,48 @@ def missionpulse_daily() -> None:
             emit_datasets=False,
             # a test on two models (relationships) runs once both exist, as its own task
             should_detach_multiple_parents_tests=True,
+            select=select or [],
+            exclude=exclude or [],
         ),
-        operator_args={
-            "vars": {
-                "start_date": "{{ data_interval_start.strftime('%Y-%m-%d') }}",
-                "end_date": "{{ data_interval_end.strftime('%Y-%m-%d') }}",
-                "extracted_platforms": "{{ ti.xcom_pull(task_ids='select_publishable') }}",
-            },
-            "install_deps": False,
-        },
+        operator_args=DBT_OPERATOR_ARGS,
         default_args={"retries": 2},
     )
-    selected >> transform >> score_sentiment() >> check_platforms()
+
+
+@dag(
+    dag_id="missionpulse_daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=4,
+    default_args=DEFAULT_ARGS,
+    params={"faults": "none", "platforms": "all"},
+    tags=["missionpulse", "daily", *PLATFORMS],
+    doc_md=__doc__,
+)
+def missionpulse_daily() -> None:
+    prepared = prepare()
+    selected = select_publishable()
+    for platform in PLATFORMS:
+        extracted = extract.override(task_id=f"extract_{platform}", outlets=[RAW[platform]])(
+            platform
+        )
+        validated = validate.override(task_id=f"validate_{platform}")(platform)
+        prepared >> extracted >> validated >> selected
+
+    # dbt in two groups: everything but the sentiment marts, then (once score_sentiment has
+    # scored the day's comments) the sentiment marts; same project, profile and operator_args
+    transform = dbt_group("transform", exclude=AFTER_SCORING)
+    transform_sentiment = dbt_group("transform_sentiment", select=AFTER_SCORING)
+    (
+        selected
+        >> transform
+        >> score_sentiment()
+        >> transform_sentiment
+        >> validate_marts()
+        >> publish_scorecard()
+        >> check_platforms()
+    )
 
 
 missionpulse_daily()

@@ -205,7 +205,7 @@ def _output_to(path: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-def _run_days(days: list[date], faults: str) -> list[RunOutcome]:
+def _run_days(days: list[date], faults: str, platforms: str = "all") -> list[RunOutcome]:
     from missionpulse import orchestration
 
     outcomes: list[RunOutcome] = []
@@ -213,7 +213,7 @@ def _run_days(days: list[date], faults: str) -> list[RunOutcome]:
         started = time.monotonic()
         log_path = settings.logs_dir() / "runs" / f"{day.isoformat()}.log"
         with _output_to(log_path):
-            outcome = orchestration.run_day(day, faults)
+            outcome = orchestration.run_day(day, faults, platforms)
         outcomes.append(outcome)
         mark = click.style("ok", fg="green") if outcome.ok else click.style("FAILED", fg="red")
         detail = (
@@ -236,6 +236,8 @@ def run(day: str, faults: str) -> None:
     url = _start_pipeline()
     (outcome,) = _run_days([the_day], faults)
     report.print_day_problems(url, the_day)
+    if faults == "bad-data":
+        _print_bad_data_catches(url, the_day)
     if not outcome.ok:
         _fail(f"the run for {the_day} failed; see the messages above and {settings.logs_dir()}")
 
@@ -243,8 +245,15 @@ def run(day: str, faults: str) -> None:
 @main.command()
 @click.option("--days", default=14, show_default=True, help="How many days up to yesterday.")
 @click.option("--faults", type=click.Choice(FAULT_PROFILES), default="none", show_default=True)
-def demo(days: int, faults: str) -> None:
-    """Run the last N days on the embedded default and print a summary."""
+@click.option(
+    "--bi/--no-bi",
+    "with_bi",
+    default=True,
+    show_default=True,
+    help="End by starting the BI tool (Superset, make setup-bi) and printing its address.",
+)
+def demo(days: int, faults: str, with_bi: bool) -> None:
+    """Run the last N days on the embedded default, print a summary, start the BI tool."""
     from missionpulse import report
 
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
@@ -255,8 +264,226 @@ def demo(days: int, faults: str) -> None:
     outcomes = _run_days(span, faults)
     click.echo(f"done in {time.monotonic() - started:.0f}s")
     report.print_demo_summary(url, span[0], span[-1])
+    if with_bi:
+        _start_bi(None)
     if not all(o.ok for o in outcomes):
         _fail("some days failed; see above")
+
+
+@main.command()
+@click.option("--from", "first", required=True, help="First UTC day, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last UTC day (included), YYYY-MM-DD.")
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    type=click.Choice(settings.PLATFORMS),
+    help="Only these platforms (repeatable); the others' published rows stay as they are.",
+)
+@click.option("--faults", type=click.Choice(FAULT_PROFILES), default="none", show_default=True)
+def backfill(first: str, last: str, platforms: tuple[str, ...], faults: str) -> None:
+    """Run a range of days through the daily DAG, oldest first; reruns are idempotent."""
+    from missionpulse import report
+
+    start, end = _parse_day(first), _parse_day(last)
+    if end < start:
+        raise click.BadParameter(f"--to {end} is before --from {start}")
+    if end >= datetime.now(UTC).date():
+        raise click.BadParameter(f"--to {end} is not over yet: the last complete day is yesterday")
+    span = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    which = ",".join(platforms) if platforms else "all"
+    url = _start_pipeline()
+    click.echo(f"backfilling {len(span)} days, {start} .. {end}, platforms: {which}")
+    started = time.monotonic()
+    outcomes = _run_days(span, faults, which)
+    elapsed = time.monotonic() - started
+    report.print_backfill_summary(url, outcomes, elapsed, platforms or settings.PLATFORMS)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        _fail(
+            f"{len(failed)} of {len(outcomes)} days failed: "
+            + ", ".join(str(o.day) for o in failed)
+            + f"; rerun them with `missionpulse run --date D` (logs in {settings.logs_dir()}/runs)"
+        )
+
+
+# --- Airflow UI ------------------------------------------------------------------------
+
+
+@main.group("airflow")
+def airflow_group() -> None:
+    """Airflow's own UI (standalone) on 127.0.0.1 with the project's DAGs."""
+
+
+@airflow_group.command("start")
+@click.option("--port", default=8080, show_default=True, type=int)
+def airflow_start(port: int) -> None:
+    """Start Airflow standalone and print its address and login."""
+    from missionpulse import airflow_ui, pipeline
+    from missionpulse.registry import RegistryError
+    from missionpulse.warehouse import WarehouseError
+
+    try:
+        url = pipeline.prepare()
+        info = airflow_ui.start(url, port=port)
+    except (RegistryError, WarehouseError, airflow_ui.AirflowUiError) as err:
+        _fail(str(err))
+    click.echo(f"Airflow UI: {info.url}")
+    click.echo(f"login: {info.username} / {info.password}")
+    click.echo(f"log: {info.log}  (stop with: missionpulse airflow stop)")
+
+
+@airflow_group.command("stop")
+def airflow_stop() -> None:
+    """Stop Airflow standalone and all its processes."""
+    from missionpulse import airflow_ui
+
+    try:
+        stopped = airflow_ui.stop()
+    except airflow_ui.AirflowUiError as err:
+        _fail(str(err))
+    click.echo("Airflow stopped" if stopped else "Airflow was not running")
+
+
+# --- BI (Superset) ----------------------------------------------------------------------
+
+
+@main.group("bi")
+def bi_group() -> None:
+    """The BI tool: Superset with the dashboards of bi/dashboards/ (own venv: make setup-bi)."""
+
+
+def _start_bi(port: int | None) -> None:
+    from missionpulse import bi
+    from missionpulse.warehouse import WarehouseError
+
+    click.echo(f"starting the BI tool (Superset): importing {bi.bundle_dir()} ...")
+    started = time.monotonic()
+    try:
+        info = bi.start(port=port)
+    except (bi.BIError, WarehouseError) as err:
+        _fail(str(err))
+    for problem in info.not_refreshed:
+        click.secho(
+            f"  dataset without its mart yet (its charts stay empty): {problem}", fg="yellow"
+        )
+    click.echo(f"BI tool (Superset) ready in {time.monotonic() - started:.0f}s: {info.url}")
+    click.echo(f"login: {info.admin_user} / {info.admin_password}")
+    click.echo(f"log: {info.log_file}  (stop with: missionpulse bi stop)")
+
+
+@bi_group.command("start")
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Port on 127.0.0.1 (default: 8088 when free, else a free one).",
+)
+def bi_start(port: int | None) -> None:
+    """Import the dashboard bundle and serve Superset; print its address and login."""
+    _start_bi(port)
+
+
+@bi_group.command("stop")
+def bi_stop() -> None:
+    """Stop Superset and all its processes."""
+    from missionpulse import bi
+
+    try:
+        stopped = bi.stop()
+    except bi.BIError as err:
+        _fail(str(err))
+    click.echo("BI tool stopped" if stopped else "BI tool was not running")
+
+
+@bi_group.command("url")
+def bi_url() -> None:
+    """Print the address of the running BI tool."""
+    from missionpulse import bi
+
+    try:
+        click.echo(bi.url())
+    except bi.BIError as err:
+        _fail(str(err))
+
+
+# --- audit -----------------------------------------------------------------------------
+
+
+def _print_bad_data_catches(url: str, day: date) -> None:
+    """Which expectation caught each kind of the bad-data catalogue on ``day``."""
+    from missionpulse import db
+    from missionpulse.audit.report import bad_data_catches
+
+    with db.connect(url) as conn:
+        catches = bad_data_catches(conn, day)
+    click.echo(f"bad-data on {day}: what the data-quality gate caught")
+    for kind, suite, expectation, rows in catches:
+        mark = click.style("caught", fg="green") if rows else click.style("MISSED", fg="red")
+        click.echo(f"  {mark} {kind:<26} by {suite}.{expectation} ({rows or 0} rows)")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail: trace a published number, write the auditors' report."""
+
+
+@audit_group.command("trace")
+@click.option("--mission", "mission_id", required=True, help="Mission id (marts.dim_missions).")
+@click.option("--platform", required=True, type=click.Choice(settings.PLATFORMS))
+@click.option("--date", "day", required=True, help="UTC day, YYYY-MM-DD.")
+def audit_trace(mission_id: str, platform: str, day: str) -> None:
+    """The chain behind one engagement mart row, landing checksums verified."""
+    from missionpulse import db, warehouse
+    from missionpulse.audit.trace import TraceError, render, trace
+
+    with db.connect(warehouse.ensure_running()) as conn:
+        try:
+            result = trace(conn, mission_id, platform, _parse_day(day))
+        except TraceError as err:
+            _fail(str(err))
+    click.echo(render(result))
+    if not result.ok:
+        sys.exit(2)
+
+
+@audit_group.command("report")
+@click.option("--from", "first", required=True, help="First UTC day, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last UTC day (included), YYYY-MM-DD.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path))
+def audit_report(first: str, last: str, out: Path) -> None:
+    """A self-contained HTML report for auditors: pass rates, failures, freshness."""
+    from missionpulse import db, warehouse
+    from missionpulse.audit.report import build_report
+
+    start, end = _parse_day(first), _parse_day(last)
+    if end < start:
+        raise click.BadParameter(f"--to {end} is before --from {start}")
+    with db.connect(warehouse.ensure_running()) as conn:
+        page = build_report(conn, start, end)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    click.echo(f"wrote {out} ({len(page) // 1024} KiB)")
+
+
+# --- scorecard -------------------------------------------------------------------------
+
+
+@main.command("report")
+@click.option("--week", required=True, help="ISO week, YYYY-Www (e.g. 2026-W48).")
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path), help="The HTML file to write."
+)
+def report_week(week: str, out: Path) -> None:
+    """The weekly scorecard for leadership: one self-contained HTML page with charts."""
+    from missionpulse import scorecard, warehouse
+
+    try:
+        the_week = scorecard.parse_week(week)
+        size = scorecard.write_scorecard(warehouse.ensure_running(), the_week, out)
+    except (scorecard.ScorecardError, warehouse.WarehouseError) as err:
+        _fail(str(err))
+    click.echo(f"wrote {out} ({size // 1024} KiB): scorecard of {the_week.label}")
 
 
 # --- sentiment -------------------------------------------------------------------------
@@ -286,31 +513,106 @@ def sentiment_train(data_dir: Path, out_dir: Path | None, seed: int) -> None:
     click.echo(json.dumps(metadata.get("validation", metadata), indent=2))
 
 
+_MODEL_OPTION = click.option(
+    "--model",
+    "model_source",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="Model directory: a MissionPulse artifact or a Hugging Face checkpoint "
+    "(default: $MISSIONPULSE_SENTIMENT_MODEL, else the shipped artifact).",
+)
+
+
 @sentiment.command("predict")
 @click.option("--input", "input_path", type=click.Path(path_type=Path, exists=True), required=True)
 @click.option("--output", "output_path", type=click.Path(path_type=Path), required=True)
-def sentiment_predict(input_path: Path, output_path: Path) -> None:
+@click.option("--with-language", is_flag=True, help="Add columns language and language_supported.")
+@_MODEL_OPTION
+def sentiment_predict(
+    input_path: Path, output_path: Path, with_language: bool, model_source: Path | None
+) -> None:
     """Label each row's ``text``: OUT has columns label and score, in input order."""
-    from models.sentiment.predict import SentimentScorer
+    from models.sentiment.source import load_scorer
 
     try:
-        rows = SentimentScorer.load().predict_tsv(input_path, output_path)
+        scorer = load_scorer(model_source)
+        rows = scorer.predict_tsv(input_path, output_path, with_language=with_language)
     except ValueError as err:
         _fail(str(err))
-    click.echo(f"wrote {rows} predictions to {output_path}")
+    click.echo(f"wrote {rows} predictions ({scorer.model_version}) to {output_path}")
 
 
 @sentiment.command("evaluate")
 @click.option("--input", "input_path", type=click.Path(path_type=Path, exists=True), required=True)
-def sentiment_evaluate(input_path: Path) -> None:
+@_MODEL_OPTION
+def sentiment_evaluate(input_path: Path, model_source: Path | None) -> None:
     """Macro-recall and macro-F1 on a labelled TSV (columns text, label[, lang])."""
     from models.sentiment.evaluate import evaluate
+    from models.sentiment.source import load_scorer
 
     try:
-        result = evaluate(input_path)
+        result = evaluate(input_path, load_scorer(model_source))
     except ValueError as err:
         _fail(str(err))
     click.echo(json.dumps(result, indent=2))
+
+
+@sentiment.command("backfill")
+@click.option(
+    "--since",
+    type=_parse_day,
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Only comments of days from this one on.",
+)
+@click.option(
+    "--model-version",
+    default=None,
+    help="Expected version of the model being backfilled; refuses to run if the loaded "
+    "model has another.",
+)
+@_MODEL_OPTION
+@click.option(
+    "--platform",
+    "platforms",
+    type=click.Choice(settings.PLATFORMS),
+    multiple=True,
+    help="Platforms to backfill (default: all).",
+)
+@click.option("--chunk-size", default=2000, show_default=True, help="Comments per transaction.")
+@click.option("--schema", default="staging", show_default=True, hidden=True)
+def sentiment_backfill(
+    since: date | None,
+    model_version: str | None,
+    model_source: Path | None,
+    platforms: tuple[str, ...],
+    chunk_size: int,
+    schema: str,
+) -> None:
+    """Score every comment that has no score for the current model version (resumable)."""
+    from missionpulse import warehouse
+    from missionpulse.sentiment_backfill import backfill
+
+    try:
+        result = backfill(
+            warehouse.ensure_running(),
+            since=since,
+            model_version=model_version,
+            source=model_source,
+            platforms=platforms or settings.PLATFORMS,
+            chunk_size=chunk_size,
+            schema=schema,
+        )
+    except (ValueError, RuntimeError) as err:
+        _fail(str(err))
+    for platform, rows in result.scored.items():
+        click.echo(f"{platform}: {rows} comments scored")
+    for platform in result.skipped_platforms:
+        click.echo(f"{platform}: no staging views yet, skipped")
+    click.echo(
+        f"{result.total} comments scored with {result.model_version} on {result.device} "
+        f"in {result.seconds:.1f}s ({result.rows_per_second:.0f} rows/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -7,9 +7,17 @@ applied idempotently at the start of every run.
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
+
+from missionpulse import settings
 
 SCHEMAS = ("raw", "ml", "audit", "marts")
 
@@ -94,6 +102,53 @@ comment on table audit.extract_runs is
 create index if not exists extract_runs_window_idx
     on audit.extract_runs (platform, interval_start);
 
+-- every dbt invocation Cosmos makes (one per node), passes included, kept across runs
+create table if not exists audit.dbt_runs (
+    invocation_id   text primary key,
+    dag_run_id      text,
+    task_id         text,
+    command         text not null,
+    selected        text,
+    dbt_version     text,
+    success         boolean not null,
+    started_at      timestamptz,
+    finished_at     timestamptz,
+    elapsed_s       real,
+    run_vars        jsonb not null default '{}'::jsonb,
+    recorded_at     timestamptz not null default now()
+);
+comment on table audit.dbt_runs is
+  'One row per dbt invocation (run_results.json metadata), successful or not.';
+create table if not exists audit.dbt_model_results (
+    invocation_id   text not null references audit.dbt_runs (invocation_id),
+    unique_id       text not null,
+    resource_type   text not null,
+    relation_name   text,
+    status          text not null,
+    rows_affected   integer,
+    message         text,
+    execution_s     real,
+    primary key (invocation_id, unique_id)
+);
+comment on table audit.dbt_model_results is
+  'One row per model, snapshot or seed a dbt invocation built, with its status.';
+create table if not exists audit.dbt_test_results (
+    invocation_id   text not null references audit.dbt_runs (invocation_id),
+    unique_id       text not null,
+    test_name       text not null,
+    attached_node   text,
+    column_name     text,
+    severity        text,
+    status          text not null,
+    failures        integer,
+    message         text,
+    execution_s     real,
+    primary key (invocation_id, unique_id)
+);
+comment on table audit.dbt_test_results is
+  'One row per dbt test result (pass, warn, fail, error, skipped) of every invocation.';
+create index if not exists dbt_test_results_node_idx on audit.dbt_test_results (attached_node);
+
 create table if not exists ml.comment_sentiment (
     platform       text not null,
     comment_id     text not null,
@@ -121,3 +176,75 @@ def ensure_schemas(url: str) -> None:
     with connect(url) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-ddl'))")
         conn.execute(DDL)
+
+
+# ----------------------------------------------------------------------------- bi_reader
+
+BI_READER = "bi_reader"
+BI_SCHEMAS = ("marts",)
+
+
+def bi_reader_credentials_file() -> Path:
+    """Where the bi_reader password is kept (mode 0600), beside the warehouse's credentials."""
+    return settings.state_dir() / "warehouse" / "bi_reader.json"
+
+
+def _bi_reader_password() -> str:
+    """The stored bi_reader password, generated (and written, 0600) on first use."""
+    path = bi_reader_credentials_file()
+    if path.exists():
+        stored = json.loads(path.read_text())
+        if isinstance(stored, dict) and isinstance(stored.get("password"), str):
+            return str(stored["password"])
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"user": BI_READER, "password": password}, handle)
+    tmp.replace(path)
+    return password
+
+
+def ensure_bi_reader(admin_url: str) -> str:
+    """Create or update the read-only login role ``bi_reader``; return its URL.
+
+    bi_reader may connect and read every table and view in ``marts`` (also those dbt creates
+    later: default privileges of the owner, the role of ``admin_url``), and nothing else: no
+    usage on raw, ml, audit or staging, no write anywhere, and its sessions default to
+    read-only transactions. The password is generated once and kept in
+    :func:`bi_reader_credentials_file`; every call re-applies it, so the role always matches.
+    """
+    password = _bi_reader_password()
+    role = sql.Identifier(BI_READER)
+    with connect(admin_url) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-bi-reader'))")
+        owner, dbname = conn.execute("select current_user, current_database()").fetchone()  # type: ignore[misc]
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (BI_READER,)).fetchone()
+        attributes = sql.SQL(
+            "login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password {}"
+        ).format(sql.Literal(password))
+        verb = sql.SQL("alter role" if exists else "create role")
+        conn.execute(sql.SQL("{} {} with {}").format(verb, role, attributes))
+        conn.execute(sql.SQL("alter role {} set default_transaction_read_only = on").format(role))
+        conn.execute(
+            sql.SQL("grant connect on database {} to {}").format(sql.Identifier(dbname), role)
+        )
+        for schema in BI_SCHEMAS:
+            ident = sql.Identifier(schema)
+            conn.execute(sql.SQL("create schema if not exists {}").format(ident))
+            conn.execute(sql.SQL("grant usage on schema {} to {}").format(ident, role))
+            conn.execute(
+                sql.SQL("grant select on all tables in schema {} to {}").format(ident, role)
+            )
+            conn.execute(
+                sql.SQL(
+                    "alter default privileges for role {} in schema {} grant select on tables to {}"
+                ).format(sql.Identifier(owner), ident, role)
+            )
+    parts = urlsplit(admin_url)
+    netloc = f"{BI_READER}:{quote(password, safe='')}@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))

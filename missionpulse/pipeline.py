@@ -15,7 +15,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,6 +25,7 @@ from psycopg import sql
 from extractors.common.load import load_manifest
 from extractors.common.window import Window
 from missionpulse import db, settings, warehouse
+from missionpulse.policy_tables import load_policy_tables
 from missionpulse.registry import Registry, load_registry
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,11 @@ def registry() -> Registry:
 
 
 def prepare() -> str:
-    """Start (or find) the warehouse, create the owned schemas, load the registry."""
+    """Start (or find) the warehouse, create the owned schemas and the read-only role
+    bi_reader, load the registry."""
     url = warehouse.ensure_running()
     db.ensure_schemas(url)
+    db.ensure_bi_reader(url)
     ensure_raw_tables(url)
     load_registry_tables(url, registry())
     return url
@@ -79,7 +82,8 @@ def _config_digest() -> str:
 
 
 def load_registry_tables(url: str, reg: Registry) -> None:
-    """Replace raw.registry__missions / raw.registry__handles with the validated config."""
+    """Replace raw.registry__missions / raw.registry__handles and the policy tables
+    (raw.registry__policy, __policy_platforms, __compliance_weights) with the validated config."""
     digest = _config_digest()
     with db.connect(url) as conn, conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-registry'))")
@@ -137,6 +141,8 @@ def load_registry_tables(url: str, reg: Registry) -> None:
                     for h in reg.handles
                 ],
             )
+        # the policy too, in the same transaction: the compliance marts read it from SQL
+        load_policy_tables(conn, reg, digest)
 
 
 def extractor(platform: str) -> Any:
@@ -164,6 +170,7 @@ def extract(platform: str, day: date, faults: str = "none") -> ExtractSummary:
         for h in registry().handles_for(platform, on=day)
     ]
     client = package.make_client(conn_info.base_url, conn_info.token)
+    client.media_base = conn_info.media_base  # the simulator's stand-in CDN, if simulated
     try:
         result = package.run(window, handles, client, settings.landing_dir(), pseudonymiser())
     except (AuthError, PermissionDeniedError) as err:
@@ -237,6 +244,7 @@ def record_extract_run(conn: Any, result: Any, handles: list[str], stats: Any) -
 
 def validate_raw(platform: str, day: date, dag_run_id: str | None = None) -> list[dict[str, Any]]:
     """Run the platform's raw suites on the day; raise QuarantineError on blocking failures."""
+    from expectations import docs
     from expectations.base import BatchContext
     from expectations.registry import raw_suites
     from expectations.runner import QuarantineError, validate_batch
@@ -249,6 +257,39 @@ def validate_raw(platform: str, day: date, dag_run_id: str | None = None) -> lis
         for suite in raw_suites(platform):
             ctx = BatchContext(platform, suite.entity, window.start, window.end, known)
             outcomes.append(validate_batch(conn, suite, ctx, dag_run_id=dag_run_id))
+    docs.build_data_docs()
+    if any(not o.success for o in outcomes):
+        raise QuarantineError(outcomes)
+    return [
+        {"suite": o.suite, "rows": o.rows, "warnings": len(o.warnings), "dq_run_id": o.dq_run_id}
+        for o in outcomes
+    ]
+
+
+def validate_marts(day: date, dag_run_id: str | None = None) -> list[dict[str, Any]]:
+    """Run the mart suites on the day's mart rows (after dbt); raise QuarantineError on a
+    blocking failure. dbt has already replaced the day's rows by then: the failure fails the
+    run loudly and is recorded in audit.dq_runs, so the day is never reported as checked."""
+    from expectations import docs
+    from expectations.base import BatchContext
+    from expectations.registry import mart_suites
+    from expectations.runner import QuarantineError, validate_batch
+
+    url = warehouse.ensure_running()
+    window = window_for(day)
+    known = frozenset(h.handle for h in registry().handles)
+    outcomes = []
+    with db.connect(url, autocommit=True) as conn:
+        for suite in mart_suites():
+            (exists,) = conn.execute(  # type: ignore[misc]
+                "select to_regclass(%s) is not null", (f"marts.{suite.entity}",)
+            ).fetchone()
+            if not exists:
+                log.warning("mart %s does not exist yet: %s skipped", suite.entity, suite.name)
+                continue
+            ctx = BatchContext(None, suite.entity, window.start, window.end, known)
+            outcomes.append(validate_batch(conn, suite, ctx, dag_run_id=dag_run_id))
+    docs.build_data_docs()
     if any(not o.success for o in outcomes):
         raise QuarantineError(outcomes)
     return [
@@ -289,10 +330,11 @@ def score_comments(
     Reads dbt's staging views (one shape for every platform), skips the missions' own
     replies, and inserts with ``on conflict do nothing``: a rerun scores nothing twice.
     """
-    from models.sentiment.predict import SentimentScorer
+    from missionpulse.sentiment_backfill import insert_scores
+    from models.sentiment.source import load_scorer
 
     url = warehouse.ensure_running()
-    scorer = SentimentScorer.load()
+    scorer = load_scorer()  # the shipped artifact, or MISSIONPULSE_SENTIMENT_MODEL
     window = window_for(day)
     scored: dict[str, int] = {}
     with db.connect(url) as conn:
@@ -321,27 +363,6 @@ def score_comments(
             ).fetchall()
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start : start + batch_size]
-                predictions = scorer.predict([text for _, text in chunk])
-                scored_at = datetime.now(UTC)
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(
-                        """
-                        insert into ml.comment_sentiment
-                          (platform, comment_id, model_version, label, score, scored_at)
-                        values (%s, %s, %s, %s, %s, %s)
-                        on conflict (platform, comment_id, model_version) do nothing
-                        """,
-                        [
-                            (
-                                platform,
-                                cid,
-                                scorer.model_version,
-                                p.label,
-                                float(p.score),
-                                scored_at,
-                            )
-                            for (cid, _), p in zip(chunk, predictions, strict=True)
-                        ],
-                    )
+                insert_scores(conn, platform, scorer.model_version, chunk, scorer)
             scored[platform] = len(rows)
     return {"day": day.isoformat(), "model_version": scorer.model_version, "scored": scored}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import click
 
 from missionpulse import db, settings
+
+if TYPE_CHECKING:
+    from missionpulse.orchestration import RunOutcome
 
 
 def _safe_url(url: str) -> str:
@@ -110,3 +115,41 @@ def print_demo_summary(url: str, first: date, last: date) -> None:
     click.echo("              ml.comment_sentiment, audit.dq_runs, audit.raw_loads")
     click.echo(f"  landing     {settings.landing_dir()}")
     click.echo(f"  logs        {settings.logs_dir()}")
+
+
+def print_backfill_summary(
+    url: str, outcomes: Sequence[RunOutcome], elapsed_s: float, platforms: Sequence[str]
+) -> None:
+    """Per day: status and time; per platform: what the marts now hold for the range."""
+    if not outcomes:
+        return
+    first, last = outcomes[0].day, outcomes[-1].day
+    with db.connect(url) as conn:
+        rows = conn.execute(
+            """
+            select platform, count(distinct activity_date), count(*),
+                   coalesce(sum(posts), 0), coalesce(sum(comments), 0)
+            from marts.fct_mission_daily_engagement
+            where activity_date between %s and %s and platform = any(%s)
+            group by 1 order by 1
+            """,
+            (first, last, list(platforms)),
+        ).fetchall()
+    ok = sum(1 for o in outcomes if o.ok)
+    click.echo("")
+    click.secho(
+        f"Backfill {first} .. {last}: {ok}/{len(outcomes)} days ok in {elapsed_s:.0f}s "
+        f"({elapsed_s / len(outcomes):.1f}s a day)",
+        bold=True,
+    )
+    for outcome in outcomes:
+        if not outcome.ok:
+            click.secho(
+                f"  {outcome.day} {outcome.state}: failed tasks {', '.join(outcome.failed_tasks)}",
+                fg="red",
+            )
+    header = f"{'platform':<10} {'days':>5} {'rows':>7} {'posts':>8} {'comments':>9}"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for platform, days, count, posts, comments in rows:
+        click.echo(f"{platform:<10} {days:>5} {count:>7} {posts:>8} {comments:>9}")
