@@ -27,7 +27,7 @@ def print_day_problems(url: str, day: date) -> None:
     """The day's failed data-quality runs and extraction failures, if any."""
     with db.connect(url) as conn:
         failed = conn.execute(
-            "select summary from audit.dq_runs where batch_date = %s and not success "
+            "select platform, summary from audit.dq_runs where batch_date = %s and not success "
             "order by finished_at desc limit 5",
             (day,),
         ).fetchall()
@@ -46,7 +46,14 @@ def print_day_problems(url: str, day: date) -> None:
             """,
             (day,),
         ).fetchall()
-    for (summary,) in failed:
+    for platform, summary in failed:
+        if platform:
+            click.secho(
+                f"{platform} on {day} quarantined: not published, the rows stay in raw for "
+                "inspection; fix the source or the registry and rerun the day.",
+                fg="red",
+                err=True,
+            )
         click.secho(summary, fg="red", err=True)
     groups: dict[tuple[str, str, str], list[str]] = {}
     for platform, handle, stage, error in handles:
@@ -111,8 +118,17 @@ def print_demo_summary(url: str, first: date, last: date) -> None:
     click.echo("")
     click.secho("Where to look", bold=True)
     click.echo(f"  warehouse   {_safe_url(url)}  (full URL: missionpulse warehouse url)")
-    click.echo("              marts.fct_mission_daily_engagement, marts.dim_missions,")
-    click.echo("              ml.comment_sentiment, audit.dq_runs, audit.raw_loads")
+    click.echo("              marts: dim_missions, dim_handles, fct_mission_daily_engagement,")
+    click.echo("              fct_mission_compliance, fct_mission_daily_sentiment,")
+    click.echo("              fct_mission_responsiveness, mart_leaderboard,")
+    click.echo("              mart_data_quality_daily")
+    click.echo("              audit: dq_runs, dq_results, dbt_test_results, extract_runs")
+    reports = sorted((settings.state_dir() / "reports").glob("*.html"))
+    if reports:
+        click.echo(f"  scorecards  {', '.join(str(p) for p in reports[-2:])}")
+    else:
+        click.echo("  scorecards  missionpulse report --week YYYY-Www --out FILE.html")
+    click.echo(f"  data docs   {settings.state_dir() / 'data_docs' / 'index.html'}")
     click.echo(f"  landing     {settings.landing_dir()}")
     click.echo(f"  logs        {settings.logs_dir()}")
 

@@ -232,6 +232,8 @@ def svg_bars(
 ) -> str:
     """Horizontal bars, one per (label, value, colour); negative values grow left of zero."""
     label_w, value_w, row_h = 190, 70, 22
+    # the warehouse hands numerics back as Decimal: draw with floats
+    items = [(label, None if v is None else float(v), color) for label, v, color in items]
     values = [v for _, v, _ in items if v is not None]
     low, high = min([0.0, *values]), max([0.0, *values])
     span = (high - low) or 1.0
@@ -274,6 +276,11 @@ def svg_columns(
     """Grouped columns: one group per category, one column per series, with a legend."""
     left, bottom, top = 60, 36, 22
     plot_w, plot_h = width - left - 10, height - bottom - top
+    # the warehouse hands numerics back as Decimal: draw with floats
+    series = [
+        (name, [None if v is None else float(v) for v in vals], color)
+        for name, vals, color in series
+    ]
     values = [v for _, vals, _ in series for v in vals if v is not None]
     high = max([0.0, *values]) or 1.0
     group_w = plot_w / max(len(categories), 1)

@@ -252,3 +252,36 @@ def test_stop_ends_every_process_and_frees_the_port(running_bi: bi.BIStatus) -> 
     assert not bi.status().running
     assert processes.group_members(status.pid) == []
     assert processes.port_free(status.port)
+
+
+def test_scorecard_renders_its_charts_in_a_browser(
+    running_bi: bi.BIStatus, artifacts: Path, warehouse_url: str
+) -> None:
+    """The weekly scorecard of the Sunday's week: written by the CLI from the same marts,
+    opened in Chromium from the file alone (no network), its SVG charts drawn."""
+    year, week, _ = DAYS[0].isocalendar()
+    label = f"{year}-W{week:02d}"
+    out = artifacts / f"scorecard-{label}.html"
+    missionpulse("report", "--week", label, "--out", str(out))
+    env = {**os.environ, "NODE_PATH": str(NODE_MODULES), "CHROMIUM": CHROMIUM}
+    done = subprocess.run(
+        ["node", str(ROOT / "bi" / "browser" / "check_report.mjs"), str(out), str(artifacts)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((artifacts / "scorecard.json").read_text())
+    assert result["errors"] == [] and result["external_requests"] == [], result
+    drawn = [chart for chart in result["charts"] if chart["shapes"] > 0 and chart["width"] > 100]
+    assert len(drawn) >= 3, result["charts"]
+    assert Path(result["screenshot"]).stat().st_size > 20_000
+    with psycopg.connect(warehouse_url) as conn:
+        (posts,) = conn.execute(
+            "select sum(posts) from marts.fct_mission_daily_engagement"
+            " where activity_date between %s and %s",
+            (DAYS[0] - timedelta(days=6), DAYS[0]),
+        ).fetchone()
+    assert posts and f"{posts:,}" in out.read_text()  # the week's posts, as the page says them

@@ -70,6 +70,13 @@ def rows(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
 def built(
     dbt: DbtRunner, raw_x: RawX, load_config: Callable[[Path], None], warehouse_url: str
 ) -> str:
+    # The session warehouse may hold real X days from earlier modules (the BI browser tests
+    # run days through the pipeline): dim_handles shows each handle's latest observation
+    # and the snapshot its history, so start this module from X profiles of its own only.
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute("delete from raw.x__profiles where _interval_start >= %s", (DAY1,))
+        if conn.execute("select to_regclass('marts.snp_handle_profiles')").fetchone()[0]:
+            conn.execute("delete from marts.snp_handle_profiles where handle_key like 'x:%%'")
     load_config(settings.config_dir())
     raw_x.day(
         DAY1,

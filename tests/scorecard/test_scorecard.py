@@ -261,3 +261,15 @@ def test_fixture_columns_are_documented() -> None:
     for table, ddl in MARTS.items():
         columns = {part.split()[0] for part in ddl.split(",")}
         assert columns <= documented[table], (table, columns - documented[table])
+
+
+def test_charts_draw_the_warehouse_decimals() -> None:
+    """psycopg returns numeric columns as Decimal; mixed with float zero they must draw."""
+    from decimal import Decimal
+
+    from missionpulse.scorecard import svg_bars, svg_columns
+
+    bars = svg_bars([("x", Decimal("0.25"), "#000"), ("youtube", None, "#111")], "net", "t")
+    assert bars.count("<rect") == 1
+    columns = svg_columns(["Mon", "Tue"], [("posts", [Decimal("3"), 1.5], "#000")], "count", "t")
+    assert columns.count("<rect") == 3  # two columns and the legend swatch
