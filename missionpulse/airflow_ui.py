@@ -56,23 +56,13 @@ def _passwords_file() -> Path:
     return orchestration.airflow_home() / "simple_auth_manager_passwords.json.generated"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def running() -> UiInfo | None:
     """The running standalone's address and login, or None."""
     try:
         state = json.loads(_state_file().read_text())
     except (OSError, ValueError):
         return None
-    if not _alive(int(state["pid"])):
+    if not processes.group_alive(int(state["pid"])):  # the leader is the group id
         return None
     return UiInfo(
         url=state["url"],

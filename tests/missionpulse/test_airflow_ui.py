@@ -91,6 +91,7 @@ def test_start_serves_the_paused_dags_and_stop_frees_everything(
     # no live process of its group is left (a zombie whose parent has not reaped it yet
     # still answers kill(0), so ask /proc)
     assert processes.group_members(pgid) == []
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))  # free again
+    # free again: nothing listens there (SO_REUSEADDR, so the API calls' TIME_WAIT
+    # connections do not count, as for a server binding it)
+    assert processes.port_free(port)
     assert "not running" in cli("airflow", "stop", env=env).stdout
