@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from psycopg import errors as pg_errors
+
 from extractors.common.avatar import phash_hex
 from missionpulse.registry import CHECK_NAMES, Policy, Registry
 
@@ -44,17 +46,30 @@ def postgres_regex(pattern: str) -> str:
     Rewrites ``\\b``/``\\B`` outside brackets to ``\\y``/``\\Y`` and named groups
     ``(?P<name>...)`` to plain groups; everything else the policy needs (classes, ``\\d``
     ``\\w`` ``\\s``, ``(?:...)``, quantifiers, anchors, lookahead) is spelt the same way.
-    Raises PolicyRegexError for constructs PostgreSQL lacks (named back-references,
-    comments, inline flags other than at the start, escapes it reads differently).
+    Python's ``{,n}`` becomes ``{0,n}``. Raises PolicyRegexError for constructs PostgreSQL
+    lacks or reads differently (named back-references, comments, flags other than a leading
+    ``(?i)``, POSIX brackets such as ``[[:alpha:]]``, counts above 255, some escapes).
     """
     out: list[str] = []
     in_class = False
     i = 0
+    leading_flags = _LEADING_FLAGS.match(pattern)
+    if leading_flags:
+        if set(leading_flags.group(1)) - {"i"}:
+            raise PolicyRegexError(
+                f"pattern {pattern!r} starts with the flags {leading_flags.group()}, which "
+                "PostgreSQL reads differently (only (?i) means the same in both); use (?i) "
+                "or character classes"
+            )
+        out.append("(?i)")
+        i = leading_flags.end()
     while i < len(pattern):
         char = pattern[i]
         if char == "\\":
             if i + 1 >= len(pattern):
-                raise PolicyRegexError(f"pattern {pattern!r} ends with a lone backslash")
+                raise PolicyRegexError(
+                    f"pattern {pattern!r} ends with a lone backslash; remove it or write \\\\"
+                )
             nxt = pattern[i + 1]
             if in_class and nxt == "b":
                 out.append(r"\x08")  # inside brackets Python's \b is a backspace
@@ -72,6 +87,14 @@ def postgres_regex(pattern: str) -> str:
             i += 2
             continue
         if in_class:
+            if char == "[" and pattern[i + 1 : i + 2] in (":", ".", "="):
+                # PostgreSQL reads [:alpha:], [.x.] and [=x=] inside brackets as classes,
+                # collating elements and equivalence classes; Python as the characters
+                raise PolicyRegexError(
+                    f"pattern {pattern!r} has {pattern[i : i + 2]} inside brackets, which "
+                    "PostgreSQL reads as a POSIX class and Python as plain characters; "
+                    "list the characters instead (e.g. [A-Za-z] for [[:alpha:]])"
+                )
             if char == "]" and not _class_just_opened(out):
                 in_class = False
             out.append(char)
@@ -85,10 +108,17 @@ def postgres_regex(pattern: str) -> str:
                 i += 1
             i += 1
             continue
+        quantifier = _BRACE_QUANTIFIER.match(pattern, i)
+        if quantifier:
+            out.append(_postgres_quantifier(pattern, quantifier))
+            i = quantifier.end()
+            continue
         if pattern.startswith("(?P<", i):
             end = pattern.find(">", i)
             if end < 0:
-                raise PolicyRegexError(f"pattern {pattern!r} has an unterminated (?P< group")
+                raise PolicyRegexError(
+                    f"pattern {pattern!r} has an unterminated (?P< group; close it with >"
+                )
             out.append("(")
             i = end + 1
             continue
@@ -97,14 +127,58 @@ def postgres_regex(pattern: str) -> str:
                 f"pattern {pattern!r} uses {pattern[i : i + 3]}, which PostgreSQL lacks; "
                 "rewrite it without named references, comments or conditionals"
             )
+        scoped = _SCOPED_FLAGS.match(pattern, i)
+        if scoped:
+            raise PolicyRegexError(
+                f"pattern {pattern!r} sets flags for a group ({scoped.group()}...), which "
+                "PostgreSQL lacks; put (?i) at the very start instead"
+            )
         if pattern.startswith("(?", i) and i > 0 and pattern[i + 2 : i + 3].isalpha():
             raise PolicyRegexError(
                 f"pattern {pattern!r} sets flags inside the pattern; PostgreSQL allows them "
-                "only at the very start"
+                "only at the very start; move them there"
             )
         out.append(char)
         i += 1
     return "".join(out)
+
+
+# (?i) at the very start means the same in both dialects; other letters do not (Python's s
+# and m are PostgreSQL's s and m with other meanings, a/L/u/x have no faithful match).
+_LEADING_FLAGS = re.compile(r"\(\?([a-zA-Z]+)\)")
+_SCOPED_FLAGS = re.compile(r"\(\?(?:[a-zA-Z]+-?[a-zA-Z]*|-[a-zA-Z]+):")
+
+
+def anchored_postgres_regex(pattern: str) -> str:
+    """The pattern translated for PostgreSQL and anchored at both ends, as Python's
+    ``fullmatch`` reads it; a leading (?i) stays first, where PostgreSQL wants it."""
+    translated = postgres_regex(pattern)
+    flags = "(?i)" if translated.startswith("(?i)") else ""
+    return f"{flags}^(?:{translated.removeprefix(flags)})$"
+
+
+# Python's {m}, {m,}, {,n}, {m,n} and {,}: PostgreSQL has no {,n} (it reads it literally)
+# and allows counts up to 255 only.
+_BRACE_QUANTIFIER = re.compile(r"\{([0-9]*)(,?)([0-9]*)\}")
+_PG_MAX_REPEAT = 255
+
+
+def _postgres_quantifier(pattern: str, match: re.Match[str]) -> str:
+    low_text, comma, high_text = match.groups()
+    if not comma and not low_text:
+        return match.group()  # "{}" is two literal characters in both dialects
+    low = int(low_text) if low_text else 0
+    high = int(high_text) if high_text else None
+    if not comma:
+        high = low
+    if low > _PG_MAX_REPEAT or (high is not None and high > _PG_MAX_REPEAT):
+        raise PolicyRegexError(
+            f"pattern {pattern!r} repeats {match.group()}; PostgreSQL allows at most "
+            f"{_PG_MAX_REPEAT} repetitions; use + or a smaller count"
+        )
+    if not comma:
+        return f"{{{low}}}"
+    return f"{{{low},}}" if high is None else f"{{{low},{high}}}"
 
 
 def _class_just_opened(out: list[str]) -> bool:
@@ -159,7 +233,7 @@ def load_policy_tables(conn: Any, reg: Registry, digest: str) -> None:
         (
             platform,
             rules.handle_pattern.pattern,
-            f"^(?:{postgres_regex(rules.handle_pattern.pattern)})$",
+            anchored_postgres_regex(rules.handle_pattern.pattern),
             rules.min_posts_per_week,
             rules.verification_required,
             platform in policy.required_platforms,
@@ -167,6 +241,14 @@ def load_policy_tables(conn: Any, reg: Registry, digest: str) -> None:
         )
         for platform, rules in policy.platforms.items()
     ]
+    _check_runs_in_postgres(
+        conn,
+        {
+            # {city} becomes an escaped literal in the marts; any word stands in for it here
+            "display_name_pattern": display_pg.replace("{city}", "City"),
+            **{f"platforms.{row[0]}.handle_pattern": str(row[2]) for row in platform_rows},
+        },
+    )
     for table in ("registry__policy", "registry__policy_platforms", "registry__compliance_weights"):
         conn.execute(f"delete from raw.{table}")
     conn.execute(
@@ -204,6 +286,22 @@ def load_policy_tables(conn: Any, reg: Registry, digest: str) -> None:
             [(check, policy.compliance_weights[check], digest) for check in CHECK_NAMES],
         )
     _check_translation(conn, reg, policy)
+
+
+def _check_runs_in_postgres(conn: Any, patterns: dict[str, str]) -> None:
+    """PostgreSQL must accept every translated pattern: some Python syntax has no error in
+    Python and one in PostgreSQL (a quantified lookahead such as ``(?=a)*``), which would
+    otherwise surface only in the middle of the dbt run."""
+    for key, pattern in patterns.items():
+        try:
+            with conn.transaction():  # a savepoint: the caller's transaction stays usable
+                conn.execute("select '' ~ %s", (pattern,))
+        except pg_errors.InvalidRegularExpression as error:
+            raise PolicyRegexError(
+                f"config/policy.yaml: {key} cannot be run by PostgreSQL "
+                f"({error.diag.message_primary}; translated as {pattern!r}); rewrite the "
+                "pattern in plainer syntax"
+            ) from None
 
 
 def _check_translation(conn: Any, reg: Registry, policy: Policy) -> None:

@@ -14,6 +14,7 @@ that no platform could ever issue (wrong characters or length) is a load error.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import math
 import re
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -440,7 +442,7 @@ def _row(
                 path,
                 line,
                 f"has {len(record)} cells but the header has {len(header)}; "
-                "quote any value that contains a comma",
+                "quote any value that contains a comma or a line break",
             )
         )
         return None
@@ -809,14 +811,22 @@ class _PolicyReader:
         if not pattern:  # missing or empty, which is already reported
             return _NEVER_MATCHES
         try:
-            return re.compile(pattern)
-        except re.error as error:
+            compiled = re.compile(pattern)
+        except (re.error, RecursionError, OverflowError) as error:
+            detail = (
+                f"{error.msg} at position {error.pos}"
+                if isinstance(error, re.error)
+                else "too deeply nested or too large"
+            )
             self.add(
-                _line(node),
-                f"{name} is not a valid regular expression ({error.msg} at position "
-                f"{error.pos}); fix the pattern",
+                _line(node), f"{name} is not a valid regular expression ({detail}); fix the pattern"
             )
             return _NEVER_MATCHES
+        problem = _pattern_hazard(pattern)
+        if problem:
+            self.add(_line(node), f"{name} {problem}")
+            return _NEVER_MATCHES
+        return compiled
 
     def display_name_pattern(self, node: yaml.Node | None) -> str:
         name = "display_name_pattern"
@@ -859,6 +869,60 @@ class _PolicyReader:
                 "the path is relative to the config folder",
             )
         return path
+
+
+def _pattern_hazard(pattern: str) -> str | None:
+    """Why a compiled policy pattern cannot be used, or None.
+
+    Two things would only show up later, far from the policy file: a repetition nested in
+    another (``(a+)+``), on which Python's backtracking matcher can take exponential time
+    (a registry check that never ends), and syntax that PostgreSQL, which evaluates the
+    same patterns for the compliance marts, reads differently.
+    """
+    from missionpulse.policy_tables import PolicyRegexError, postgres_regex
+
+    if _has_nested_repeat(_RE_PARSER.parse(pattern), inside_repeat=False):
+        return (
+            "repeats a part that itself contains + or * (like (a+)+), which can take "
+            "exponential time to match; rewrite it so that no repeated part holds + or *"
+        )
+    try:
+        postgres_regex(pattern)
+    except PolicyRegexError as error:
+        return f"cannot be used by the warehouse: {error}"
+    return None
+
+
+# Python's own regex parser (private, but the only one that reads exactly what re compiles).
+_RE_PARSER: Any = importlib.import_module("re._parser")
+_REPEATS = frozenset(
+    getattr(_RE_PARSER, name)
+    for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+    if hasattr(_RE_PARSER, name)
+)
+
+
+def _has_nested_repeat(items: Any, *, inside_repeat: bool) -> bool:
+    """Whether an unbounded repetition sits inside a repetition that can repeat it."""
+    for op, value in items:
+        if op in _REPEATS:
+            _low, high, body = value
+            if inside_repeat and high == _RE_PARSER.MAXREPEAT:
+                return True
+            if _has_nested_repeat(body, inside_repeat=inside_repeat or high > 1):
+                return True
+        elif any(_has_nested_repeat(sub, inside_repeat=inside_repeat) for sub in _parts(value)):
+            return True
+    return False
+
+
+def _parts(value: Any) -> Any:
+    """The sub-patterns inside a parsed node's argument (groups, branches, assertions)."""
+    if isinstance(value, _RE_PARSER.SubPattern):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _parts(item)
 
 
 def _is_file(path: Path) -> bool:
