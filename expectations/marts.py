@@ -2,13 +2,16 @@
 
 A mart suite is one module ``marts__<mart>.py`` defining ``SUITE`` (see
 :func:`mart_suite`): the registry finds it, the DAG's ``validate_marts`` task runs it after
-dbt. Failures are blocking unless marked warning; the run then fails loudly (see
-``missionpulse.pipeline.validate_marts`` for what that means for publication).
+dbt. Its query names the mart as ``{marts}.<mart>``: the runner validates the run's shadow
+schema (:func:`on_schema`), which is published as ``marts`` only when every mart suite
+passes (``missionpulse.marts_publish``). Failures are blocking unless marked warning.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import great_expectations.expectations as gxe
 from great_expectations.expectations import Expectation
@@ -68,7 +71,10 @@ def mart_suite(
     *,
     numeric_columns: tuple[str, ...] = (),
 ) -> SuiteSpec:
-    """``marts__<mart>``; ``query`` may use %(interval_start)s / %(interval_end)s."""
+    """``marts__<mart>``; ``query`` reads ``{marts}.<mart>`` and may use
+    %(interval_start)s / %(interval_end)s."""
+    if MARTS_PLACEHOLDER not in query:
+        raise ValueError(f"marts__{mart}: the query must read {MARTS_PLACEHOLDER}.{mart}")
     return SuiteSpec(
         name=f"marts__{mart}",
         platform=None,
@@ -77,6 +83,17 @@ def mart_suite(
         build=build,
         numeric_columns=numeric_columns,
     )
+
+
+MARTS_PLACEHOLDER = "{marts}"
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def on_schema(suite: SuiteSpec, schema: str) -> SuiteSpec:
+    """The mart suite reading ``schema`` (a shadow being validated, or ``marts`` itself)."""
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"not a plain schema name: {schema!r}")
+    return replace(suite, query=suite.query.replace(MARTS_PLACEHOLDER, schema))
 
 
 PLATFORMS = ("x", "facebook", "instagram", "youtube")

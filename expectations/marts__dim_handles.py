@@ -24,7 +24,7 @@ SUITE = marts.mart_suite(
         h.handle_key, h.platform, h.followers_count,
         exists (select 1 from raw.registry__missions m where m.mission_id = h.mission_id)
             as is_registry_mission
-    from marts.dim_handles h
+    from {marts}.dim_handles h
     """,
     build,
     numeric_columns=("followers_count",),

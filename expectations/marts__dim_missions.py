@@ -24,7 +24,7 @@ SUITE = marts.mart_suite(
         exists (select 1 from raw.registry__missions m where m.mission_id = d.mission_id)
             as is_registry_mission,
         d.handle_count
-    from marts.dim_missions d
+    from {marts}.dim_missions d
     """,
     build,
     numeric_columns=("handle_count",),

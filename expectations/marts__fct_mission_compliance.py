@@ -24,7 +24,7 @@ SUITE = marts.mart_suite(
         c.mission_id, c.week_start_date, c.compliance_score,
         exists (select 1 from raw.registry__missions m where m.mission_id = c.mission_id)
             as is_registry_mission
-    from marts.fct_mission_compliance c
+    from {marts}.fct_mission_compliance c
     where c.week_start_date = date_trunc('week', %(interval_start)s::date)::date
     """,
     build,

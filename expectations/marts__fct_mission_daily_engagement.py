@@ -33,7 +33,7 @@ SUITE = marts.mart_suite(
             as is_registry_mission,
         f.posts, f.likes, f.comments, f.shares, f.views, f.interactions, f.followers_count,
         f.engagement_rate_per_follower, f.engagement_rate_per_view
-    from marts.fct_mission_daily_engagement f
+    from {marts}.fct_mission_daily_engagement f
     where f.activity_date = %(interval_start)s::date
     """,
     build,

@@ -26,7 +26,7 @@ SUITE = marts.mart_suite(
     """
     select mission_id, platform, activity_date, audience_comments, comments_scored,
            positive_share, neutral_share, negative_share, net_sentiment
-    from marts.fct_mission_daily_sentiment
+    from {marts}.fct_mission_daily_sentiment
     where activity_date = %(interval_start)s::date
     """,
     build,

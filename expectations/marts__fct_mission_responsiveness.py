@@ -23,7 +23,7 @@ SUITE = marts.mart_suite(
     """
     select mission_id, platform, week_start_date, audience_comments, comments_answered,
            answered_share
-    from marts.fct_mission_responsiveness
+    from {marts}.fct_mission_responsiveness
     where week_start_date = date_trunc('week', %(interval_start)s::date)::date
     """,
     build,

@@ -22,7 +22,7 @@ SUITE = marts.mart_suite(
         l.week_start_date, l.mission_id,
         exists (select 1 from raw.registry__missions m where m.mission_id = l.mission_id)
             as is_registry_mission
-    from marts.mart_leaderboard l
+    from {marts}.mart_leaderboard l
     where l.week_start_date = date_trunc('week', %(interval_start)s::date)::date
     """,
     build,

@@ -48,6 +48,7 @@ class DqOutcome:
     batch_date: str
     rows: int
     results: list[ExpectationOutcome] = field(default_factory=list)
+    validated_schema: str | None = None  # the schema read (a mart suite: the run's shadow)
 
     @property
     def blocking_failures(self) -> list[ExpectationOutcome]:
@@ -63,7 +64,8 @@ class DqOutcome:
 
     def describe(self) -> str:
         head = (
-            f"{self.suite} on {self.platform or 'marts'}/{self.entity} {self.batch_date}: "
+            f"{self.suite} on {self.platform or self.validated_schema or 'marts'}/{self.entity} "
+            f"{self.batch_date}: "
             f"{len(self.results)} expectations, {self.rows} rows, "
             f"{len(self.blocking_failures)} blocking and {len(self.warnings)} warning failures"
         )
@@ -214,8 +216,12 @@ def validate_batch(
     ctx: BatchContext,
     *,
     dag_run_id: str | None = None,
+    validated_schema: str | None = None,
 ) -> DqOutcome:
-    """Validate one (suite, interval) batch and record it; returns the outcome."""
+    """Validate one (suite, interval) batch and record it; returns the outcome.
+
+    ``validated_schema`` (recorded in ``audit.dq_runs.validated_schema``, a column that
+    ``missionpulse.marts_publish.ensure_tables`` adds) names the schema the suite read."""
     started = datetime.now(UTC)
     ctx = replace(
         ctx,
@@ -233,15 +239,21 @@ def validate_batch(
         batch_date=ctx.interval_start.date().isoformat(),
         rows=len(frame),
         results=results,
+        validated_schema=validated_schema,
     )
     load_ids = sorted(set(frame["_load_id"])) if "_load_id" in frame else []
-    _record(conn, outcome, dag_run_id, load_ids, started)
+    _record(conn, outcome, dag_run_id, load_ids, started, validated_schema)
     (log.info if outcome.success else log.error)(outcome.describe())
     return outcome
 
 
 def _record(
-    conn: Any, outcome: DqOutcome, dag_run_id: str | None, load_ids: list[str], started: datetime
+    conn: Any,
+    outcome: DqOutcome,
+    dag_run_id: str | None,
+    load_ids: list[str],
+    started: datetime,
+    validated_schema: str | None = None,
 ) -> None:
     with conn.transaction():
         conn.execute(
@@ -269,6 +281,11 @@ def _record(
                 outcome.describe(),
             ),
         )
+        if validated_schema is not None:
+            conn.execute(
+                "update audit.dq_runs set validated_schema = %s where dq_run_id = %s",
+                (validated_schema, outcome.dq_run_id),
+            )
         with conn.cursor() as cur:
             cur.executemany(
                 """

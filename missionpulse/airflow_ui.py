@@ -3,8 +3,11 @@
 ``start`` launches ``airflow standalone`` (API server + UI, scheduler, DAG processor,
 triggerer) in its own process group, bound to 127.0.0.1, with the same configuration the
 in-process runs use (:func:`missionpulse.orchestration.configure`: SQLite metadata under
-``.missionpulse/airflow``, the warehouse connection, the DAGs folder), waits until the API
-answers, and returns the address and the login. ``stop`` interrupts the whole group with
+``.missionpulse/airflow``, the warehouse connection, the DAGs folder; the platforms' pools
+through :func:`~missionpulse.orchestration.migrate`, since the scheduler never runs a task
+whose pool is missing), waits until the API answers, and returns the address and the login.
+The API's address is passed on as ``AIRFLOW__API__BASE_URL``, so failure and deadline
+alerts link to the right log pages. ``stop`` interrupts the whole group with
 SIGINT (SIGTERM leaves children bound to their ports), escalating only if it hangs, and
 checks that the port is free again.
 

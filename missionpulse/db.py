@@ -8,6 +8,7 @@ applied idempotently at the start of every run.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -18,6 +19,8 @@ import psycopg
 from psycopg import sql
 
 from missionpulse import settings
+
+log = logging.getLogger(__name__)
 
 SCHEMAS = ("raw", "ml", "audit", "marts")
 
@@ -167,6 +170,41 @@ alter table ml.comment_sentiment add column if not exists language_supported boo
 """
 
 
+# The marts publication gate (missionpulse/marts_publish.py): its lock, its record, and
+# the schema each data-quality run read.
+PUBLICATION_DDL = """
+create table if not exists audit.marts_publish_lock (
+    lock_name      text primary key,
+    dag_run_id     text not null,
+    batch_date     date not null,
+    shadow_schema  text not null,
+    acquired_at    timestamptz not null default now(),
+    heartbeat_at   timestamptz not null default now()
+);
+comment on table audit.marts_publish_lock is
+  'The run that is building the marts in its shadow schema (one at a time, copy to swap).';
+create table if not exists audit.mart_publications (
+    publication_id  text primary key,
+    dag_run_id      text,
+    batch_date      date not null,
+    shadow_schema   text not null,
+    status          text not null check (status in ('staged', 'published', 'withheld')),
+    reason          text,
+    dq_run_ids      text[] not null default '{}',
+    tables          jsonb not null default '{}'::jsonb,
+    staged_at       timestamptz not null default now(),
+    copy_s          real,
+    finished_at     timestamptz
+);
+comment on table audit.mart_publications is
+  'One row per run that staged the marts in a shadow schema: published (swapped into marts '
+  'after its suites passed) or withheld (marts kept the previous state; the shadow stays).';
+alter table audit.dq_runs add column if not exists validated_schema text;
+comment on column audit.dq_runs.validated_schema is
+  'The schema the suite read: raw, or the shadow schema a mart suite validated before publication.';
+"""
+
+
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
     return psycopg.connect(url, autocommit=autocommit, application_name="missionpulse")
 
@@ -176,6 +214,7 @@ def ensure_schemas(url: str) -> None:
     with connect(url) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-ddl'))")
         conn.execute(DDL)
+        conn.execute(PUBLICATION_DDL)
 
 
 # ----------------------------------------------------------------------------- bi_reader
@@ -190,7 +229,11 @@ def bi_reader_credentials_file() -> Path:
 
 
 def _bi_reader_password() -> str:
-    """The stored bi_reader password, generated (and written, 0600) on first use."""
+    """``MISSIONPULSE_BI_READER_PASSWORD`` (a deployment where several hosts share the role),
+    else the stored password, generated (and written, 0600) on first use."""
+    from_env = os.environ.get("MISSIONPULSE_BI_READER_PASSWORD")
+    if from_env:
+        return from_env
     path = bi_reader_credentials_file()
     if path.exists():
         stored = json.loads(path.read_text())
@@ -207,6 +250,41 @@ def _bi_reader_password() -> str:
     return password
 
 
+# Any role may call these by default; a client of bi_reader can switch its session's
+# read-only default off, and a large object is a write (a row in pg_largeobject).
+LARGE_OBJECT_WRITERS = (
+    "lo_creat(integer)",
+    "lo_create(oid)",
+    "lo_from_bytea(oid, bytea)",
+    "lo_import(text)",
+    "lo_import(text, oid)",
+    "lo_put(oid, bigint, bytea)",
+    "lowrite(integer, bytea)",
+    "lo_truncate(integer, integer)",
+    "lo_truncate64(integer, bigint)",
+    "lo_unlink(oid)",
+)
+
+
+def _revoke_large_objects(conn: psycopg.Connection[Any]) -> None:
+    """Revoke EXECUTE on the large-object writers from PUBLIC (the pipeline uses none).
+
+    Only the functions' owner (a superuser) may; on a managed PostgreSQL whose admin is not
+    one, say what the provider's admin must run instead of failing the run."""
+    try:
+        with conn.transaction():
+            conn.execute(
+                "revoke execute on function " + ", ".join(LARGE_OBJECT_WRITERS) + " from public"
+            )
+    except psycopg.errors.InsufficientPrivilege:
+        log.warning(
+            "bi_reader: could not revoke EXECUTE on the large-object functions from PUBLIC "
+            "(not a superuser); ask the database's superuser to run: REVOKE EXECUTE ON "
+            "FUNCTION %s FROM PUBLIC",
+            ", ".join(LARGE_OBJECT_WRITERS),
+        )
+
+
 def ensure_bi_reader(admin_url: str) -> str:
     """Create or update the read-only login role ``bi_reader``; return its URL.
 
@@ -221,13 +299,42 @@ def ensure_bi_reader(admin_url: str) -> str:
     with connect(admin_url) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-bi-reader'))")
         owner, dbname = conn.execute("select current_user, current_database()").fetchone()  # type: ignore[misc]
-        exists = conn.execute("select 1 from pg_roles where rolname = %s", (BI_READER,)).fetchone()
-        attributes = sql.SQL(
-            "login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password {}"
-        ).format(sql.Literal(password))
-        verb = sql.SQL("alter role" if exists else "create role")
-        conn.execute(sql.SQL("{} {} with {}").format(verb, role, attributes))
+        found = conn.execute(
+            "select rolsuper or rolcreaterole or rolcreatedb or rolreplication or rolbypassrls"
+            " from pg_roles where rolname = %s",
+            (BI_READER,),
+        ).fetchone()
+        if found is None:
+            conn.execute(
+                sql.SQL(
+                    "create role {} with login nosuperuser nocreatedb nocreaterole noreplication"
+                    " nobypassrls password {}"
+                ).format(role, sql.Literal(password))
+            )
+        elif found[0]:
+            # only a superuser may change these attributes; a managed Postgres owner is not one
+            raise RuntimeError(
+                f"role {BI_READER} holds privileges a read-only role must not have (superuser,"
+                " createrole, createdb, replication or bypassrls): a superuser must remove them"
+                f" (ALTER ROLE {BI_READER} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+                " NOBYPASSRLS), then rerun"
+            )
+        else:
+            conn.execute(
+                sql.SQL("alter role {} with login password {}").format(role, sql.Literal(password))
+            )
         conn.execute(sql.SQL("alter role {} set default_transaction_read_only = on").format(role))
+        # a BI session left open must not hold locks that block the pipeline's publication
+        for setting, value in (
+            ("idle_in_transaction_session_timeout", "5min"),
+            ("statement_timeout", "5min"),
+        ):
+            conn.execute(
+                sql.SQL("alter role {} set {} = {}").format(
+                    role, sql.Identifier(setting), sql.Literal(value)
+                )
+            )
+        _revoke_large_objects(conn)
         conn.execute(
             sql.SQL("grant connect on database {} to {}").format(sql.Identifier(dbname), role)
         )

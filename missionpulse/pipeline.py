@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cache
@@ -24,7 +24,7 @@ from psycopg import sql
 
 from extractors.common.load import load_manifest
 from extractors.common.window import Window
-from missionpulse import db, settings, warehouse
+from missionpulse import db, marts_publish, settings, warehouse
 from missionpulse.policy_tables import load_policy_tables
 from missionpulse.registry import Registry, load_registry
 
@@ -55,6 +55,7 @@ def prepare() -> str:
     bi_reader, load the registry."""
     url = warehouse.ensure_running()
     db.ensure_schemas(url)
+    marts_publish.ensure_tables(url)
     db.ensure_bi_reader(url)
     ensure_raw_tables(url)
     load_registry_tables(url, registry())
@@ -253,10 +254,13 @@ def validate_raw(platform: str, day: date, dag_run_id: str | None = None) -> lis
     window = window_for(day)
     known = frozenset(h.handle for h in registry().handles_for(platform))
     outcomes = []
+    marts_publish.ensure_tables(url)  # audit.dq_runs.validated_schema
     with db.connect(url, autocommit=True) as conn:
         for suite in raw_suites(platform):
             ctx = BatchContext(platform, suite.entity, window.start, window.end, known)
-            outcomes.append(validate_batch(conn, suite, ctx, dag_run_id=dag_run_id))
+            outcomes.append(
+                validate_batch(conn, suite, ctx, dag_run_id=dag_run_id, validated_schema="raw")
+            )
     docs.build_data_docs()
     if any(not o.success for o in outcomes):
         raise QuarantineError(outcomes)
@@ -266,36 +270,100 @@ def validate_raw(platform: str, day: date, dag_run_id: str | None = None) -> lis
     ]
 
 
-def validate_marts(day: date, dag_run_id: str | None = None) -> list[dict[str, Any]]:
-    """Run the mart suites on the day's mart rows (after dbt); raise QuarantineError on a
-    blocking failure. dbt has already replaced the day's rows by then: the failure fails the
-    run loudly and is recorded in audit.dq_runs, so the day is never reported as checked."""
+def stage_marts(
+    day: date, dag_run_id: str, holder_alive: Callable[[str], bool | None] | None = None
+) -> dict[str, Any]:
+    """Take the marts publication lock and copy the published marts into the day's shadow
+    schema, which dbt then builds into (see ``missionpulse.marts_publish``)."""
+    staged = marts_publish.stage(
+        warehouse.ensure_running(), day, dag_run_id, holder_alive=holder_alive
+    )
+    return {
+        "schema": staged.schema,
+        "tables": staged.tables,
+        "copy_s": round(staged.copy_s, 3),
+    }
+
+
+class MartsWithheldError(RuntimeError):
+    """A mart suite failed on the shadow: ``marts`` keeps its previous published state."""
+
+    def __init__(self, day: date, schema: str, outcomes: list[Any]) -> None:
+        self.outcomes = outcomes
+        failed = "\n".join(o.describe() for o in outcomes if not o.success)
+        super().__init__(
+            f"Mart data quality failed for {day}: the day's marts are NOT published; marts "
+            f"keeps its previous published state, and the day's build stays in schema {schema} "
+            "for inspection (fix the model or the data, then rerun the day):\n" + failed
+        )
+
+
+def validate_marts(
+    day: date, dag_run_id: str | None = None, schema: str | None = None
+) -> list[dict[str, Any]]:
+    """Run the mart suites on the day's rows in the run's shadow schema (after dbt built it);
+    raise :class:`MartsWithheldError` on a blocking failure, which withholds the publication.
+    ``schema`` defaults to the day's shadow; each audit.dq_runs row names it."""
     from expectations import docs
     from expectations.base import BatchContext
+    from expectations.marts import on_schema
     from expectations.registry import mart_suites
-    from expectations.runner import QuarantineError, validate_batch
+    from expectations.runner import validate_batch
 
     url = warehouse.ensure_running()
+    marts_publish.ensure_tables(url)
+    schema = schema or marts_publish.shadow_schema(day)
+    if dag_run_id:
+        marts_publish.heartbeat(url, dag_run_id)
     window = window_for(day)
     known = frozenset(h.handle for h in registry().handles)
     outcomes = []
     with db.connect(url, autocommit=True) as conn:
         for suite in mart_suites():
             (exists,) = conn.execute(  # type: ignore[misc]
-                "select to_regclass(%s) is not null", (f"marts.{suite.entity}",)
+                "select to_regclass(format('%%I.%%I', %s::text, %s::text)) is not null",
+                (schema, suite.entity),
             ).fetchone()
             if not exists:
-                log.warning("mart %s does not exist yet: %s skipped", suite.entity, suite.name)
+                log.warning(
+                    "mart %s.%s does not exist: %s skipped", schema, suite.entity, suite.name
+                )
                 continue
             ctx = BatchContext(None, suite.entity, window.start, window.end, known)
-            outcomes.append(validate_batch(conn, suite, ctx, dag_run_id=dag_run_id))
+            outcomes.append(
+                validate_batch(
+                    conn,
+                    on_schema(suite, schema),
+                    ctx,
+                    dag_run_id=dag_run_id,
+                    validated_schema=schema,
+                )
+            )
     docs.build_data_docs()
     if any(not o.success for o in outcomes):
-        raise QuarantineError(outcomes)
+        raise MartsWithheldError(day, schema, outcomes)
     return [
-        {"suite": o.suite, "rows": o.rows, "warnings": len(o.warnings), "dq_run_id": o.dq_run_id}
+        {
+            "suite": o.suite,
+            "schema": schema,
+            "rows": o.rows,
+            "warnings": len(o.warnings),
+            "dq_run_id": o.dq_run_id,
+        }
         for o in outcomes
     ]
+
+
+def publish_marts(day: date, dag_run_id: str, validated: list[dict[str, Any]]) -> dict[str, Any]:
+    """Swap the day's validated shadow in as ``marts`` (one transaction)."""
+    return marts_publish.publish(
+        warehouse.ensure_running(), day, dag_run_id, [str(v["dq_run_id"]) for v in validated]
+    )
+
+
+def withhold_marts(day: date, dag_run_id: str, reason: str) -> bool:
+    """Release the publication lock without publishing (marts unchanged, shadow kept)."""
+    return marts_publish.withhold(warehouse.ensure_running(), day, dag_run_id, reason)
 
 
 def dbt_env(url: str | None = None) -> dict[str, str]:

@@ -27,8 +27,8 @@ def print_day_problems(url: str, day: date) -> None:
     """The day's failed data-quality runs and extraction failures, if any."""
     with db.connect(url) as conn:
         failed = conn.execute(
-            "select platform, summary from audit.dq_runs where batch_date = %s and not success "
-            "order by finished_at desc limit 5",
+            "select platform, summary, validated_schema from audit.dq_runs"
+            " where batch_date = %s and not success order by finished_at desc limit 5",
             (day,),
         ).fetchall()
         handles = conn.execute(
@@ -46,11 +46,19 @@ def print_day_problems(url: str, day: date) -> None:
             """,
             (day,),
         ).fetchall()
-    for platform, summary in failed:
+    for platform, summary, schema in failed:
         if platform:
             click.secho(
                 f"{platform} on {day} quarantined: not published, the rows stay in raw for "
                 "inspection; fix the source or the registry and rerun the day.",
+                fg="red",
+                err=True,
+            )
+        else:
+            click.secho(
+                f"marts for {day} not published: marts keeps its previous published state; "
+                f"the day's build stays in schema {schema or '(unknown)'} for inspection; fix "
+                "the cause and rerun the day.",
                 fg="red",
                 err=True,
             )

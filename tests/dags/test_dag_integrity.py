@@ -1,48 +1,48 @@
-"""Every DAG imports, and carries tags, an owner and retries (Airflow best practice)."""
+"""Every DAG imports and follows the project's rules (Airflow best practice), and the
+failure notifier, the freshness deadline and the platform pools are really wired in.
+
+Airflow reads its configuration at import, so each check runs in a fresh interpreter with
+a throwaway AIRFLOW_HOME (migrated once for the module) rather than configuring the test
+process's Airflow.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from tests.dags.receivers import WebhookReceiver
+
 ROOT = Path(__file__).resolve().parents[2]
+PLATFORMS = ("x", "facebook", "instagram", "youtube")
 
 
-def test_dagbag_has_no_import_errors_and_dags_follow_the_rules(tmp_path: Path) -> None:
-    # Airflow reads its configuration at import: check in a fresh interpreter with a
-    # throwaway AIRFLOW_HOME rather than configuring the test process's Airflow.
-    script = textwrap.dedent(
-        f"""
-        import sys
-        sys.path.insert(0, {str(ROOT / "dags")!r})
-        from airflow.dag_processing.dagbag import DagBag
-        bag = DagBag({str(ROOT / "dags")!r})
-        assert not bag.import_errors, bag.import_errors
-        assert bag.dags, "no DAGs found"
-        for dag_id, dag in bag.dags.items():
-            assert dag.tags, f"{{dag_id}} has no tags"
-            assert dag.fileloc.endswith(dag_id + ".py"), f"{{dag_id}} is not in {{dag_id}}.py"
-            for task in dag.tasks:
-                assert task.owner == "missionpulse-data-team", f"{{dag_id}}.{{task.task_id}} owner"
-                assert task.retries >= 1, f"{{dag_id}}.{{task.task_id}} has no retries"
-        print("DAGS", sorted(bag.dags))
-        """
-    )
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    home = tmp_path_factory.mktemp("airflow")
     env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path),
+        **{k: v for k, v in os.environ.items() if not k.startswith("MISSIONPULSE_ALERT_")},
+        "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__COSMOS__CACHE_DIR": str(tmp_path / "cosmos"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "MISSIONPULSE_HOME": str(ROOT),
+        "MISSIONPULSE_STATE_DIR": str(home / "state"),
         # as in orchestration.configure: rendering the dbt groups runs `dbt ls`, slower than
         # Airflow's default 30 s parse budget on a busy two-core machine
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
         "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
     }
+    env.pop("MISSIONPULSE_DEADLINE_HOURS", None)
     migrate = subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
         env=env,
@@ -51,8 +51,197 @@ def test_dagbag_has_no_import_errors_and_dags_follow_the_rules(tmp_path: Path) -
         timeout=300,
     )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
+    yield env
+
+
+def run_script(script: str, env: dict[str, str]) -> dict:
+    """Run ``script`` in a fresh interpreter; it prints one JSON line starting ``FACTS``."""
     done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "missionpulse_daily" in done.stdout
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("FACTS ")]
+    return dict(json.loads(line.removeprefix("FACTS ")))
+
+
+DESCRIBE_DAGS = f"""
+    import json, sys
+    sys.path.insert(0, {str(ROOT / "dags")!r})
+    from airflow.dag_processing.dagbag import DagBag
+    bag = DagBag({str(ROOT / "dags")!r})
+    facts = {{"import_errors": {{k: str(v) for k, v in bag.import_errors.items()}}, "dags": {{}}}}
+    for dag_id, dag in bag.dags.items():
+        facts["dags"][dag_id] = {{
+            "tags": sorted(dag.tags),
+            "owner": dag.owner,
+            "fileloc": dag.fileloc,
+            "deadlines": [
+                {{
+                    "reference": type(d.reference).__name__,
+                    "interval_s": d.interval.total_seconds(),
+                    "callback": type(d.callback).__name__,
+                    "callback_path": d.callback.path,
+                }}
+                for d in (dag.deadline or [])
+            ],
+            "tasks": {{
+                t.task_id: {{
+                    "owner": t.owner,
+                    "retries": t.retries,
+                    "backoff": t.retry_exponential_backoff,
+                    "pool": t.pool,
+                    "on_failure": [type(cb).__name__ for cb in (t.on_failure_callback or [])],
+                }}
+                for t in dag.tasks
+            }},
+        }}
+    print("FACTS", json.dumps(facts))
+"""
+
+
+@pytest.fixture(scope="module")
+def dags(airflow_env: dict[str, str]) -> dict:
+    facts = run_script(DESCRIBE_DAGS, airflow_env)
+    assert not facts["import_errors"], facts["import_errors"]
+    assert facts["dags"], "no DAGs found"
+    return dict(facts["dags"])
+
+
+def test_every_dag_has_tags_an_owner_and_lives_in_its_own_file(dags: dict) -> None:
+    assert "missionpulse_daily" in dags
+    for dag_id, dag in dags.items():
+        assert dag["tags"], f"{dag_id} has no tags"
+        assert dag["owner"] == "missionpulse-data-team", f"{dag_id} owner {dag['owner']}"
+        assert dag["fileloc"].endswith(f"/{dag_id}.py"), f"{dag_id} is not in {dag_id}.py"
+
+
+def test_every_task_retries_with_backoff_and_alerts_on_failure(dags: dict) -> None:
+    for dag_id, dag in dags.items():
+        assert dag["tasks"], f"{dag_id} has no tasks"
+        for task_id, task in dag["tasks"].items():
+            where = f"{dag_id}.{task_id}"
+            assert task["owner"] == "missionpulse-data-team", f"{where} owner"
+            assert task["retries"] >= 1, f"{where} has no retries"
+            assert task["backoff"] is True, f"{where} retries without exponential backoff"
+            assert task["on_failure"].count("MissionPulseNotifier") == 1, (
+                f"{where} on_failure_callback is {task['on_failure']}, not the notifier"
+            )
+
+
+def test_extract_tasks_run_in_their_platforms_pool(dags: dict) -> None:
+    tasks = dags["missionpulse_daily"]["tasks"]
+    extracts = {tid: t["pool"] for tid, t in tasks.items() if tid.startswith("extract_")}
+    assert extracts == {f"extract_{p}": f"missionpulse_{p}" for p in PLATFORMS}
+    others = {t["pool"] for task_id, t in tasks.items() if not task_id.startswith("extract_")}
+    assert others == {"default_pool"}
+
+
+def test_daily_dag_carries_the_freshness_deadline(dags: dict) -> None:
+    assert dags["missionpulse_daily"]["deadlines"] == [
+        {
+            # queued as soon as the data interval ends (scheduled runs), + 6 h by default
+            "reference": "DagRunQueuedAtDeadline",
+            "interval_s": 6 * 3600.0,
+            "callback": "AsyncCallback",
+            "callback_path": "missionpulse.alerts.notify_deadline_missed",
+        }
+    ]
+
+
+# A one-task DAG with the project's default arguments whose task fails for good. dag.test()
+# needs its DAG in the configured DAGs folder, so it gets a folder of its own.
+PROBE_DAG = f"""
+import sys
+from datetime import datetime, timezone
+
+sys.path.insert(0, {str(ROOT / "dags")!r})
+from airflow.sdk import dag, task
+
+from common.defaults import DEFAULT_ARGS
+
+
+@dag(
+    dag_id="alert_probe",
+    schedule=None,
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    default_args={{**DEFAULT_ARGS, "retries": 0}},
+    tags=["test"],
+)
+def alert_probe():
+    @task(task_id="extract_x", pool="missionpulse_x")
+    def extract_x():
+        raise ValueError("X API said no: GET /2/users?access_token=probesecret123456 -> 400")
+
+    extract_x()
+
+
+alert_probe()
+"""
+
+FAILING_DAY = """
+    import json
+    from datetime import datetime, timezone
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.pool import Pool
+    from airflow.settings import DAGS_FOLDER
+    from missionpulse import orchestration
+
+    pools = orchestration.ensure_pools()
+    stored = {p.pool: p.slots for p in Pool.get_pools()}
+    dag = DagBag(DAGS_FOLDER).get_dag("alert_probe")
+    run = dag.test(logical_date=datetime(2026, 11, 21, tzinfo=timezone.utc))
+    print("FACTS", json.dumps({
+        "state": str(run.state),
+        "pools": pools,
+        "stored": stored,
+        "states": {ti.task_id: str(ti.state) for ti in run.get_task_instances()},
+    }))
+"""
+
+
+@pytest.mark.e2e
+def test_a_failed_task_alerts_through_the_webhook_and_pools_exist(
+    airflow_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A real task failing under dag.test(): the notifier posts to a real webhook."""
+    (tmp_path / "alert_probe.py").write_text(PROBE_DAG)
+    with WebhookReceiver() as hook:
+        env = {
+            **airflow_env,
+            "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path),
+            "MISSIONPULSE_ALERT_WEBHOOK_URL": hook.url("/hooks/T1/probe"),
+            "MISSIONPULSE_X_POOL_SLOTS": "2",
+        }
+        facts = run_script(FAILING_DAY, env)
+
+    assert facts["state"] == "failed"
+    assert facts["states"] == {"extract_x": "failed"}
+    assert facts["pools"] == {
+        "missionpulse_x": 2,
+        "missionpulse_facebook": 1,
+        "missionpulse_instagram": 1,
+        "missionpulse_youtube": 1,
+    }
+    assert {k: v for k, v in facts["stored"].items() if k.startswith("missionpulse_")} == facts[
+        "pools"
+    ]
+    (request,) = hook.received
+    body = request["json"]
+    assert (body["event"], body["dag_id"], body["task_id"], body["platform"]) == (
+        "task_failed",
+        "alert_probe",
+        "extract_x",
+        "x",
+    )
+    # a manual run at 2026-11-21 with no timetable: its day is the logical date's
+    assert body["day"] == "2026-11-21"
+    assert body["try_number"] == 1
+    assert body["error"].startswith("ValueError: X API said no: GET /2/users?access_token=")
+    assert "probesecret123456" not in json.dumps(body)
+    assert "access_token=REDACTED" in body["text"]
+    assert "/dags/alert_probe/runs/" in body["log_url"] and "/tasks/extract_x" in body["log_url"]

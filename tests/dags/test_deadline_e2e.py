@@ -1,0 +1,123 @@
+"""The freshness deadline and the pools in a real Airflow (``missionpulse airflow start``).
+
+Starts the standalone (scheduler, triggerer, DAG processor, API) in a throwaway state dir
+with a webhook receiver configured and a deadline of a few seconds, triggers a run of the
+paused daily DAG (so it stays queued and cannot finish), and waits for the triggerer to
+run the deadline callback, which posts to the webhook naming the DAG and the day. Also
+checks that the platforms' pools exist in that Airflow (created by ``airflow start``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.dags.receivers import WebhookReceiver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def api(url: str, path: str, token: str | None = None, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        url + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"}
+        | ({"Authorization": f"Bearer {token}"} if token else {}),
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.loads(response.read()))
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("missionpulse")), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"{args}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def test_a_late_run_alerts_through_the_deadline_and_pools_exist(
+    tmp_path: Path, warehouse_url: str
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0o755)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "MISSIONPULSE_ALERT_", "MISSIONPULSE_DEADLINE"))
+    }
+    env |= {
+        "MISSIONPULSE_STATE_DIR": str(state),
+        "MISSIONPULSE_WAREHOUSE_URL": warehouse_url,
+        "MISSIONPULSE_DEADLINE_HOURS": "0.001",  # 3.6 s after the run is queued
+        "MISSIONPULSE_YOUTUBE_POOL_SLOTS": "3",
+    }
+    with WebhookReceiver() as hook:
+        env["MISSIONPULSE_ALERT_WEBHOOK_URL"] = hook.url("/hooks/deadline")
+        port = free_port()
+        started = cli("airflow", "start", "--port", str(port), env=env)
+        url = f"http://127.0.0.1:{port}"
+        login = re.search(r"login: (\S+) / (\S+)", started.stdout)
+        assert login, started.stdout
+        try:
+            token = api(url, "/auth/token", body={"username": login[1], "password": login[2]})[
+                "access_token"
+            ]
+            pools = {p["name"]: p["slots"] for p in api(url, "/api/v2/pools", token)["pools"]}
+            assert {k: v for k, v in pools.items() if k.startswith("missionpulse_")} == {
+                "missionpulse_x": 1,
+                "missionpulse_facebook": 1,
+                "missionpulse_instagram": 1,
+                "missionpulse_youtube": 3,
+            }
+            give_up = time.monotonic() + 300
+            while time.monotonic() < give_up:
+                errors = api(url, "/api/v2/importErrors", token)
+                assert errors["total_entries"] == 0, errors
+                dags = {d["dag_id"] for d in api(url, "/api/v2/dags", token)["dags"]}
+                if "missionpulse_daily" in dags:
+                    break
+                time.sleep(5)
+            # paused: the run stays queued, so it cannot finish before its deadline
+            run = api(
+                url,
+                "/api/v2/dags/missionpulse_daily/dagRuns",
+                token,
+                body={"logical_date": "2026-11-21T00:00:00Z", "conf": {}},
+            )
+            assert run["state"] == "queued", run
+            give_up = time.monotonic() + 180
+            while not hook.received and time.monotonic() < give_up:
+                time.sleep(2)
+        finally:
+            cli("airflow", "stop", env=env)
+
+    assert hook.received, "no deadline alert reached the webhook within 3 minutes"
+    body = hook.received[0]["json"]
+    assert body["event"] == "deadline_missed"
+    assert body["dag_id"] == "missionpulse_daily"
+    assert body["day"] == "2026-11-20"  # the data interval [11-20, 11-21)
+    assert body["run_id"] == run["dag_run_id"]
+    assert body["text"].startswith("MissionPulse run late: missionpulse_daily day 2026-11-20")
+    assert "had not finished by its deadline" in body["text"] and "(state queued)" in body["text"]
+    assert body["log_url"].startswith(f"{url}/dags/missionpulse_daily/runs/")
