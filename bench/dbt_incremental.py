@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from bench.common import machine_load
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -305,6 +308,53 @@ def raw_rows(conn: psycopg.Connection) -> int:
     return total
 
 
+def bytes_per_day(conn: psycopg.Connection, source: date) -> int:
+    """On-disk bytes (heap, TOAST, indexes) one day of raw rows and scores takes: each
+    table's total size times the source day's share of its rows."""
+    total = 0.0
+    day_comments = 0
+    for table in platform_tables(conn):
+        size, rows, day_rows = conn.execute(
+            sql.SQL(
+                "select pg_total_relation_size({name}), count(*),"
+                " count(*) filter (where _interval_start = %s) from {t}"
+            ).format(name=sql.Literal(f"raw.{table}"), t=sql.Identifier("raw", table)),
+            (day_start(source),),
+        ).fetchone()
+        if rows:
+            total += size * day_rows / rows
+        if table.endswith("__comments"):
+            day_comments += day_rows
+    size, rows = conn.execute(
+        "select pg_total_relation_size('ml.comment_sentiment'), count(*) from ml.comment_sentiment"
+    ).fetchone()
+    if rows:  # about one score per comment of the day (the missions' own replies have none)
+        total += size * min(day_comments, rows) / rows
+    return int(total)
+
+
+def check_room(conn: psycopg.Connection, state_dir: Path, source: date, days: int) -> int:
+    """Estimated bytes of ``days`` cloned days; exits when the disk cannot hold them."""
+    per_day = bytes_per_day(conn, source)
+    need = per_day * days
+    free = shutil.disk_usage(state_dir).free
+    log(
+        f"one day of raw rows and scores takes ~{per_day / 2**20:.0f} MiB on disk: {days} days"
+        f" ~{need / 2**30:.1f} GiB (free under {state_dir}: {free / 2**30:.0f} GiB)"
+    )
+    if need * 1.5 > free:  # dbt's marts and PostgreSQL's WAL need room too
+        sys.exit(
+            f"{days} days of history need ~{need / 2**30:.1f} GiB (x1.5 with marts and WAL),"
+            f" more than the {free / 2**30:.0f} GiB free under {state_dir}: free disk space,"
+            " point --state-dir elsewhere, or use a shorter --history (the default 7,60)"
+        )
+    return need
+
+
+def bytes_per_day_estimate(estimate: int, longest: dict[str, Any]) -> float:
+    return estimate / (longest["history_days"] + 1)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -322,6 +372,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="the bench's own state (warehouse); default a new temp folder",
     )
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--estimate-only",
+        action="store_true",
+        help="print the disk estimate for the longest history and stop",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     histories = sorted({int(n) for n in args.history.split(",")})
@@ -329,19 +384,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o755)
     url = ensure_source_day(state_dir, args.source_day)
+    with psycopg.connect(url, autocommit=True) as conn:
+        estimate = check_room(conn, state_dir, args.source_day, max(histories) + 1)
+    if args.estimate_only:
+        return {"estimated_bytes": estimate, "history_days": max(histories)}
     target = Path(tempfile.mkdtemp(prefix="bench-dbt-target-"))
     offset = max(histories) + 10  # clones lie after the source day, clear of real data
     figures: list[dict[str, Any]] = []
     for history in histories:
         timed_day = args.source_day + timedelta(days=offset)
         log(f"history {history} days: cloning {history + 1} days of raw")
+        started = time.monotonic()
         with psycopg.connect(url, autocommit=True) as conn:
             reset(conn, args.source_day)
             clone_days(conn, args.source_day, range(offset - history, offset + 1))
             rows = raw_rows(conn)
+        clone_s = time.monotonic() - started
         started = time.monotonic()
         build_interval(url, target, timed_day - timedelta(days=history), timed_day)
-        log(f"history built in {time.monotonic() - started:.0f} s; timing day {timed_day}")
+        history_build_s = time.monotonic() - started
+        log(
+            f"cloned in {clone_s:.0f} s, history built in {history_build_s:.0f} s;"
+            f" timing day {timed_day}"
+        )
         runs = [
             build_interval(url, target, timed_day, timed_day + timedelta(days=1))
             for _ in range(args.repeat)
@@ -351,12 +416,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             {
                 "history_days": history,
                 "raw_rows": rows,
+                "clone_s": clone_s,
+                "history_build_s": history_build_s,
                 **best,
                 "all_totals_s": [round(r["total_s"], 1) for r in runs],
             }
         )
         log(f"history {history}: one more day {best['total_s']:.1f} s")
     print()
+    print(f"machine: {machine_load()}")
     print(
         f"{'history':>8} {'raw rows':>10} {'main s':>8} {'sentiment s':>12} {'total s':>8}"
         f" {'node s':>7}  runs (total s)"
@@ -376,8 +444,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for f in figures:
         nodes = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in f["slowest"][:5])
         print(f"slowest nodes, history {f['history_days']}: {nodes}")
+    longest = figures[-1]
+    if longest["history_days"] < 365:
+        scale = 366 / (longest["history_days"] + 1)
+        print(
+            f"365 days of history, extrapolated from {longest['history_days']}: ~"
+            f"{bytes_per_day_estimate(estimate, longest) * 366 / 2**30:.1f} GiB,"
+            f" cloning ~{longest['clone_s'] * scale / 60:.0f} min, building"
+            f" ~{longest['history_build_s'] * scale / 60:.0f} min (linear), then as above"
+        )
     result = {
         "source_day": args.source_day.isoformat(),
+        "estimated_bytes": estimate,
         "figures": figures,
         "ratio": ratio,
         "node_ratio": node_ratio,

@@ -170,6 +170,24 @@ def simulate_truth(day: str, as_json: bool) -> None:
 # --- pipeline --------------------------------------------------------------------------
 
 
+@simulate.command("registry")
+@click.option("--handles", default=10_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", default=0, show_default=True, type=int)
+def simulate_registry(handles: int, out_dir: Path, seed: int) -> None:
+    """Write a large simulated registry and its policy (Twiplomacy scale) into OUT."""
+    from missionpulse.simulator.scale_registry import generate_registry
+
+    try:
+        generated = generate_registry(out_dir, handles, seed=seed)
+    except ValueError as err:
+        _fail(str(err))
+    click.echo(
+        f"wrote {generated.missions} missions and {generated.total_handles} handles to "
+        f"{generated.config_dir}; use it with MISSIONPULSE_CONFIG_DIR={generated.config_dir}"
+    )
+
+
 def _start_pipeline() -> str:
     from missionpulse import orchestration, pipeline
     from missionpulse.registry import RegistryError

@@ -38,6 +38,7 @@ from missionpulse.simulator.messages import Request, Response, json_response
 from missionpulse.simulator.tokens import request_clock
 from missionpulse.simulator.world import World, world_for
 from missionpulse.simulator.x_api import XApi
+from missionpulse.simulator.youtube_api import DAILY_QUOTA as YOUTUBE_DAILY_QUOTA
 from missionpulse.simulator.youtube_api import YouTubeApi
 
 log = logging.getLogger("missionpulse.simulator")
@@ -157,6 +158,7 @@ def make_server(
     fault_seed: int = 0,
     x_full_archive: bool = True,
     x_rate_limits: Mapping[str, int] | None = None,
+    youtube_daily_quota: int | None = None,
 ) -> SimulatorServer:
     """A simulator bound to (host, port) (port 0: any free port), not yet serving.
 
@@ -164,14 +166,17 @@ def make_server(
     which requests it disturbs. The world comes from ``world``, else from ``registry`` (a
     loaded Registry), else from the configured registry. ``x_rate_limits`` overrides
     requests per 15 minutes per endpoint (keys like ``/2/users/by``);
-    ``x_full_archive=False`` refuses full-archive search, as X does without Pro access.
+    ``x_full_archive=False`` refuses full-archive search, as X does without Pro access;
+    ``youtube_daily_quota`` overrides the YouTube key's daily units (a quota extension).
     """
     the_world = world or world_for(registry)
     injector = FaultInjector(faults, seed=fault_seed)
     modes = injector.profile.modes
     x_api = XApi(the_world, full_archive=x_full_archive, rate_limits=x_rate_limits, modes=modes)
     graph_api = GraphApi(the_world, modes=modes)
-    youtube_api = YouTubeApi(the_world, modes=modes)
+    youtube_api = YouTubeApi(
+        the_world, modes=modes, daily_quota=youtube_daily_quota or YOUTUBE_DAILY_QUOTA
+    )
     apis: list[PlatformApi] = [
         x_api,
         graph_api,

@@ -85,3 +85,24 @@ def test_sentiment_predict_without_text_column_names_the_file(tmp_path: Path) ->
 
     assert result.exit_code == 1
     assert "text" in result.output and str(source) in result.output
+
+
+def test_simulate_registry_writes_a_config_that_registry_check_accepts(tmp_path: Path) -> None:
+    out = tmp_path / "big"
+    made = CliRunner().invoke(main, ["simulate", "registry", "--handles", "41", "--out", str(out)])
+
+    assert made.exit_code == 0, made.output
+    assert "41 handles" in made.output
+    with (out / "registry" / "handles.csv").open(newline="") as handle:
+        assert sum(1 for _ in csv.DictReader(handle)) == 41
+    checked = CliRunner().invoke(main, ["registry", "check", "--config", str(out)])
+    assert checked.exit_code == 0, checked.output
+
+
+def test_simulate_registry_refuses_to_overwrite_the_shipped_config() -> None:
+    result = CliRunner().invoke(
+        main, ["simulate", "registry", "--handles", "8", "--out", str(config_dir())]
+    )
+
+    assert result.exit_code != 0
+    assert "config" in result.output

@@ -1,0 +1,260 @@
+"""Raw load throughput: the raw loader against PostgreSQL's own COPY of the same rows.
+
+    .venv/bin/python -m bench.load [--date 2026-11-26] [--state-dir DIR] [--repeat 3]
+                                   [--json OUT]
+
+Figures, not a pass/fail test. The day (default the day before yesterday) runs through the
+pipeline once if the bench's warehouse (``--state-dir``, default ``$MISSIONPULSE_STATE_DIR``
+or a new temporary folder) does not hold it yet. Then, best of ``--repeat``:
+
+- **loader**: ``extractors.common.load.load_manifest`` on each of the day's landing files
+  (every platform and entity), as the extract task calls it: checksum, gunzip, JSON parse,
+  key columns, ``json.dumps`` of the payload, delete of the old partition, ``COPY ...
+  from stdin`` row by row (``write_row``), the ``audit.raw_loads`` record;
+- **COPY** (the physical reference): the same rows, exported beforehand from the loaded
+  raw tables in COPY's text format, sent with ``COPY ... from stdin`` in 1 MiB chunks into
+  equivalent tables (``create table ... (like raw.<t> including all)``: same columns,
+  defaults and indexes) in the schema ``bench_load``.
+
+Each repeat runs in a transaction that is rolled back, so the warehouse is left as it was
+and neither side pays the commit's WAL flush. The ratio loader / COPY is the figure
+(issue 9's target: at least 0.5). To say where the loader's time goes, its Python-only
+steps are also timed alone: reading the landing files (checksum, gunzip, ``json.loads``)
+and shaping the rows (key columns and ``json.dumps``, no database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import io
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from bench.common import (
+    BIN,
+    day_start,
+    has_day,
+    log,
+    machine_load,
+    state_dir,
+    state_env,
+    warehouse_url,
+)
+from extractors.common.landing import Manifest, read_records
+from extractors.common.load import EntitySpec, load_manifest
+
+CHUNK = 1 << 20
+LOAD_COLUMNS = ["_interval_start", "_interval_end", "_load_id", "_row_number"]
+
+
+@dataclasses.dataclass
+class Batch:
+    spec: EntitySpec
+    manifest: Manifest
+    columns: list[str]
+    copy_text: bytes = b""
+
+
+def ensure_day(state: Path, url: str, day: date) -> None:
+    if has_day(url, day):
+        return
+    log(f"running {day} through the pipeline first (a few minutes)")
+    done = subprocess.run(
+        [str(BIN / "missionpulse"), "run", "--date", day.isoformat()],
+        env=state_env(state),
+        capture_output=True,
+        text=True,
+    )
+    if not has_day(url, day):
+        sys.exit(f"no raw data for {day} after `missionpulse run`:\n{done.stderr[-3000:]}")
+
+
+def day_batches(conn: psycopg.Connection[Any], day: date) -> list[Batch]:
+    """The day's current landing files (one per platform and entity) with their specs."""
+    rows = conn.execute(
+        "select platform, entity, landing_file from audit.raw_loads"
+        " where interval_start = %s and superseded_by is null order by platform, entity",
+        (day_start(day),),
+    ).fetchall()
+    batches = []
+    for platform, entity, landing_file in rows:
+        spec = importlib.import_module(f"extractors.{platform}").ENTITIES[entity]
+        manifest = Manifest.read(Path(landing_file.removesuffix(".jsonl.gz") + ".manifest.json"))
+        columns = LOAD_COLUMNS + [k.name for k in spec.keys] + ["payload"]
+        batches.append(Batch(spec, manifest, columns))
+    return batches
+
+
+def export_copy_text(conn: psycopg.Connection[Any], batch: Batch) -> None:
+    """The loaded rows of the batch, in COPY's text format, as PostgreSQL writes them."""
+    buffer = io.BytesIO()
+    query = sql.SQL(
+        "copy (select {cols} from {t} where _load_id = {load_id} order by _row_number) to stdout"
+    ).format(
+        cols=sql.SQL(", ").join(map(sql.Identifier, batch.columns)),
+        t=sql.Identifier("raw", batch.spec.table),
+        load_id=sql.Literal(batch.manifest.load_id),
+    )
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        for data in copy:
+            buffer.write(data)
+    batch.copy_text = buffer.getvalue()
+    exported = batch.copy_text.count(b"\n")
+    if exported != batch.manifest.rows:
+        sys.exit(
+            f"raw.{batch.spec.table} holds {exported} rows of load {batch.manifest.load_id},"
+            f" its landing file {batch.manifest.rows}: rerun the day"
+        )
+
+
+def time_loader(conn: psycopg.Connection[Any], batches: list[Batch], repeat: int) -> float:
+    """Best wall seconds of loading every batch with the raw loader (rolled back)."""
+    best = float("inf")
+    for k in range(repeat):
+        # inside an open transaction, load_manifest's own transaction() is a savepoint:
+        # the rollback below undoes it
+        conn.execute("select 1")
+        started = time.perf_counter()
+        for batch in batches:
+            # a fresh load id: the audit record's key must not collide with the real load
+            manifest = dataclasses.replace(
+                batch.manifest, load_id=f"{batch.manifest.load_id}~bench{k}"
+            )
+            load_manifest(conn, batch.spec, manifest)
+        best = min(best, time.perf_counter() - started)
+        conn.rollback()
+    return best
+
+
+def time_copy(conn: psycopg.Connection[Any], batches: list[Batch], repeat: int) -> float:
+    """Best wall seconds of COPY of the same rows into the equivalent tables (rolled back)."""
+    conn.execute("create schema if not exists bench_load")
+    for batch in batches:
+        conn.execute(
+            sql.SQL("create table if not exists {} (like {} including all)").format(
+                sql.Identifier("bench_load", batch.spec.table),
+                sql.Identifier("raw", batch.spec.table),
+            )
+        )
+    conn.commit()
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for batch in batches:
+            statement = sql.SQL("copy {} ({}) from stdin").format(
+                sql.Identifier("bench_load", batch.spec.table),
+                sql.SQL(", ").join(map(sql.Identifier, batch.columns)),
+            )
+            with conn.cursor() as cur, cur.copy(statement) as copy:
+                view = memoryview(batch.copy_text)
+                for offset in range(0, len(view), CHUNK):
+                    copy.write(view[offset : offset + CHUNK])
+        best = min(best, time.perf_counter() - started)
+        conn.rollback()
+    return best
+
+
+def time_python_steps(batches: list[Batch], repeat: int) -> tuple[float, float]:
+    """Best seconds of the loader's Python-only steps: reading files, shaping rows."""
+    best_read = best_shape = float("inf")
+    for _ in range(repeat):
+        read_s = shape_s = 0.0
+        for batch in batches:
+            started = time.perf_counter()
+            records = read_records(batch.manifest)
+            read_s += time.perf_counter() - started
+            started = time.perf_counter()
+            shaped = [
+                [k.extract(record) for k in batch.spec.keys]
+                + [json.dumps(record, ensure_ascii=False, separators=(",", ":"))]
+                for record in records
+            ]
+            shape_s += time.perf_counter() - started
+            del shaped
+        best_read, best_shape = min(best_read, read_s), min(best_shape, shape_s)
+    return best_read, best_shape
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=datetime.now(UTC).date() - timedelta(days=2),
+    )
+    parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    state = state_dir(args.state_dir, "missionpulse-bench-load-")
+    url = warehouse_url(state)
+    ensure_day(state, url, args.date)
+    with psycopg.connect(url, application_name="missionpulse-bench-load") as conn:
+        batches = day_batches(conn, args.date)
+        for batch in batches:
+            export_copy_text(conn, batch)
+        conn.commit()
+        rows = sum(b.manifest.rows for b in batches)
+        copy_bytes = sum(len(b.copy_text) for b in batches)
+        log(f"{args.date}: {len(batches)} landing files, {rows} rows, {copy_bytes >> 20} MiB")
+        # alternate, so that both see the same state of the machine
+        loader_s = time_loader(conn, batches, 1)
+        copy_s = time_copy(conn, batches, 1)
+        loader_s = min(loader_s, time_loader(conn, batches, args.repeat))
+        copy_s = min(copy_s, time_copy(conn, batches, args.repeat))
+    read_s, shape_s = time_python_steps(batches, args.repeat)
+    ratio = copy_s / loader_s
+    print()
+    print(
+        f"Raw load of {args.date}: {rows} rows in {len(batches)} landing files,"
+        f" {copy_bytes / 2**20:.1f} MiB as COPY text (best of {args.repeat})"
+    )
+    print(f"machine: {machine_load()}")
+    print(f"{'':<44} {'seconds':>8} {'rows/s':>9} {'MiB/s':>7}")
+    for label, seconds in (
+        ("raw loader (load_manifest)", loader_s),
+        ("PostgreSQL COPY of the same rows", copy_s),
+    ):
+        print(
+            f"{label:<44} {seconds:>8.2f} {rows / seconds:>9.0f}"
+            f" {copy_bytes / 2**20 / seconds:>7.1f}"
+        )
+    print(f"ratio loader / COPY throughput: {ratio:.2f} (target >= 0.5)")
+    print("where the loader's time goes:")
+    rest = loader_s - read_s - shape_s
+    for label, seconds in (
+        ("  read landing files (sha256, gunzip, json.loads)", read_s),
+        ("  shape rows (key columns, json.dumps)", shape_s),
+        ("  database (COPY write_row, delete, audit)", rest),
+    ):
+        print(f"{label:<52} {seconds:>6.2f} s {seconds / loader_s:>6.1%}")
+    result = {
+        "day": args.date.isoformat(),
+        "rows": rows,
+        "files": len(batches),
+        "copy_text_bytes": copy_bytes,
+        "loader_s": loader_s,
+        "copy_s": copy_s,
+        "ratio": ratio,
+        "read_s": read_s,
+        "shape_s": shape_s,
+        "database_s": rest,
+        "machine": machine_load(),
+    }
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
