@@ -183,6 +183,7 @@ def record_invocation(project_dir: str, context: Any = None, **_: Any) -> None:
             invocation = record_artifacts(
                 conn, Path(project_dir) / "target", dag_run_id=dag_run_id, task_id=task_id
             )
-        log.info("dbt invocation %s recorded in audit.dbt_runs", invocation)
+        if invocation is not None:  # None: no run_results.json, already logged as a warning
+            log.info("dbt invocation %s recorded in audit.dbt_runs", invocation)
     except Exception:  # noqa: BLE001 (see the docstring)
         log.exception("could not record the dbt invocation of %s in audit", task_id)
