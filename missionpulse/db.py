@@ -285,6 +285,19 @@ def _revoke_large_objects(conn: psycopg.Connection[Any]) -> None:
         )
 
 
+def grant_bi_reader(conn: psycopg.Connection[Any], schema: str, owner: str) -> None:
+    """Let bi_reader read every table and view of ``schema``, also those ``owner`` (the
+    role dbt builds as) creates later."""
+    ident, role = sql.Identifier(schema), sql.Identifier(BI_READER)
+    conn.execute(sql.SQL("grant usage on schema {} to {}").format(ident, role))
+    conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(ident, role))
+    conn.execute(
+        sql.SQL(
+            "alter default privileges for role {} in schema {} grant select on tables to {}"
+        ).format(sql.Identifier(owner), ident, role)
+    )
+
+
 def ensure_bi_reader(admin_url: str) -> str:
     """Create or update the read-only login role ``bi_reader``; return its URL.
 
@@ -339,17 +352,8 @@ def ensure_bi_reader(admin_url: str) -> str:
             sql.SQL("grant connect on database {} to {}").format(sql.Identifier(dbname), role)
         )
         for schema in BI_SCHEMAS:
-            ident = sql.Identifier(schema)
-            conn.execute(sql.SQL("create schema if not exists {}").format(ident))
-            conn.execute(sql.SQL("grant usage on schema {} to {}").format(ident, role))
-            conn.execute(
-                sql.SQL("grant select on all tables in schema {} to {}").format(ident, role)
-            )
-            conn.execute(
-                sql.SQL(
-                    "alter default privileges for role {} in schema {} grant select on tables to {}"
-                ).format(sql.Identifier(owner), ident, role)
-            )
+            conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+            grant_bi_reader(conn, schema, owner)
     parts = urlsplit(admin_url)
     netloc = f"{BI_READER}:{quote(password, safe='')}@{parts.hostname}"
     if parts.port:

@@ -337,16 +337,8 @@ def publish(
         ).fetchone()
         if has_reader:
             # granted now, not at staging: bi_reader never sees an unvalidated shadow
-            role, shadow = sql.Identifier(BI_READER), _ident(schema)
-            conn.execute(sql.SQL("grant usage on schema {} to {}").format(shadow, role))
-            conn.execute(
-                sql.SQL("grant select on all tables in schema {} to {}").format(shadow, role)
-            )
-            conn.execute(
-                sql.SQL(
-                    "alter default privileges for role {} in schema {} grant select on tables to {}"
-                ).format(sql.Identifier(owner), shadow, role)
-            )
+            _ident(schema)  # a plain schema name, checked before it reaches SQL
+            db.grant_bi_reader(conn, schema, owner)
         if _schema_exists(conn, marts):
             conn.execute(
                 sql.SQL("alter schema {} rename to {}").format(_ident(marts), _ident(retired))
