@@ -9,50 +9,17 @@ checks that the platforms' pools exist in that Airflow (created by ``airflow sta
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.airflow_api import api, cli, free_port
 from tests.dags.receivers import WebhookReceiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def api(url: str, path: str, token: str | None = None, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        url + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"}
-        | ({"Authorization": f"Bearer {token}"} if token else {}),
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return dict(json.loads(response.read()))
-
-
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("missionpulse")), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, f"{args}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-    return done
 
 
 def test_a_late_run_alerts_through_the_deadline_and_pools_exist(
