@@ -85,6 +85,21 @@ def has_day(url: str, day: date) -> bool:
     return bool(row and row[0])
 
 
+def ensure_day(state: Path, url: str, day: date) -> None:
+    """Run the day through the pipeline first if the warehouse does not hold it yet."""
+    if has_day(url, day):
+        return
+    log(f"running {day} through the pipeline first (a few minutes)")
+    done = subprocess.run(
+        [str(BIN / "missionpulse"), "run", "--date", day.isoformat()],
+        env=state_env(state),
+        capture_output=True,
+        text=True,
+    )
+    if not has_day(url, day):
+        sys.exit(f"no raw data for {day} after `missionpulse run`:\n{done.stderr[-3000:]}")
+
+
 @dataclass(frozen=True)
 class TaskRun:
     task_id: str

@@ -47,7 +47,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bench.common import machine_load
+from bench.common import day_start, ensure_day, log, machine_load, warehouse_url
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -56,64 +56,10 @@ ID_COLUMNS = {"comment_id", "post_id", "media_id", "conversation_id", "parent_id
 AFTER_SCORING = "fct_mission_daily_sentiment+"
 
 
-def log(message: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
-
-
-def day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def state_env(state_dir: Path) -> dict[str, str]:
-    env = {**os.environ, "MISSIONPULSE_STATE_DIR": str(state_dir)}
-    env.pop("MISSIONPULSE_WAREHOUSE_URL", None)  # always the bench's own warehouse
-    return env
-
-
-def warehouse_url(state_dir: Path) -> str:
-    done = subprocess.run(
-        [str(BIN / "missionpulse"), "warehouse", "url"],
-        env=state_env(state_dir),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip().splitlines()[-1]
-
-
 def ensure_source_day(state_dir: Path, source: date) -> str:
     """The warehouse URL, after one real run of the source day if it is not there yet."""
-    subprocess.run(
-        [str(BIN / "missionpulse"), "warehouse", "start"],
-        env=state_env(state_dir),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
     url = warehouse_url(state_dir)
-    with psycopg.connect(url) as conn:
-        have = conn.execute(
-            "select to_regclass('raw.x__comments') is not null and exists ("
-            " select 1 from raw.x__comments where _interval_start = %s)",
-            (day_start(source),),
-        ).fetchone()[0]
-    if not have:
-        log(f"running the source day {source} through the pipeline (a few minutes)")
-        started = time.monotonic()
-        done = subprocess.run(
-            [str(BIN / "missionpulse"), "run", "--date", source.isoformat()],
-            env=state_env(state_dir),
-            capture_output=True,
-            text=True,
-        )
-        log(f"missionpulse run exited {done.returncode} in {time.monotonic() - started:.0f} s")
-        with psycopg.connect(url) as conn:
-            rows = conn.execute(
-                "select count(*) from raw.x__comments where _interval_start = %s",
-                (day_start(source),),
-            ).fetchone()[0]
-        if rows == 0:
-            sys.exit(f"the source day has no raw data after the run:\n{done.stdout[-3000:]}")
+    ensure_day(state_dir, url, source)
     return url
 
 

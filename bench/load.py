@@ -30,7 +30,6 @@ import dataclasses
 import importlib
 import io
 import json
-import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -41,13 +40,11 @@ import psycopg
 from psycopg import sql
 
 from bench.common import (
-    BIN,
     day_start,
-    has_day,
+    ensure_day,
     log,
     machine_load,
     state_dir,
-    state_env,
     warehouse_url,
 )
 from extractors.common.landing import Manifest, read_records
@@ -63,20 +60,6 @@ class Batch:
     manifest: Manifest
     columns: list[str]
     copy_text: bytes = b""
-
-
-def ensure_day(state: Path, url: str, day: date) -> None:
-    if has_day(url, day):
-        return
-    log(f"running {day} through the pipeline first (a few minutes)")
-    done = subprocess.run(
-        [str(BIN / "missionpulse"), "run", "--date", day.isoformat()],
-        env=state_env(state),
-        capture_output=True,
-        text=True,
-    )
-    if not has_day(url, day):
-        sys.exit(f"no raw data for {day} after `missionpulse run`:\n{done.stderr[-3000:]}")
 
 
 def day_batches(conn: psycopg.Connection[Any], day: date) -> list[Batch]:

@@ -63,6 +63,8 @@ import psutil
 import psycopg
 from psycopg import sql
 
+from bench.common import log, machine_load
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PLATFORMS = ("x", "facebook", "instagram", "youtube")
@@ -78,10 +80,6 @@ FOREIGN_VARIABLES = (
     "AIRFLOW_CONN_MISSIONPULSE_WAREHOUSE",
     *(f"MISSIONPULSE_{p.upper()}_BASE_URL" for p in PLATFORMS),
 )
-
-
-def log(message: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
 # --- memory sampling ----------------------------------------------------------------------
@@ -220,12 +218,6 @@ class CaseResult:
         return sum(self.tasks.values())
 
 
-def _load() -> str:
-    """The machine's load: figures from a shared machine need it beside them."""
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.1f}/{five:.1f}/{fifteen:.1f} on {os.cpu_count()} CPUs"
-
-
 def _children_cpu_s() -> float:
     """CPU seconds of this process's ended (waited-for) children and their descendants."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -322,7 +314,7 @@ def run_case(
         path.chmod(0o755)
     env = _case_env(state_dir, config_dir)
     log_path = case_dir / "run.log"
-    log(f"{name}: {handles} handles, {missions} missions; run log {log_path}; {_load()}")
+    log(f"{name}: {handles} handles, {missions} missions; run log {log_path}; {machine_load()}")
     with simulator(env, case_dir / "simulator.log", quota_factor) as (sim_url, sim_pid):
         env["MISSIONPULSE_SIMULATOR_URL"] = sim_url
         started, cpu_before = time.monotonic(), _children_cpu_s()
@@ -351,7 +343,7 @@ def run_case(
                 "postgresql": round(sampler.postgres_cpu_s(), 1),
                 "simulator": round(_cpu_s(psutil.Process(sim_pid)), 1),
             }
-    log(f"{name}: exit {exit_code} after {wall:.0f} s; {_load()}")
+    log(f"{name}: exit {exit_code} after {wall:.0f} s; {machine_load()}")
     result = CaseResult(
         name=name,
         handles=handles,
