@@ -77,9 +77,13 @@ def day_start(day: date) -> datetime:
 def has_day(url: str, day: date) -> bool:
     """Whether the warehouse holds the day's raw comments of X (a complete run)."""
     with psycopg.connect(url) as conn:
+        # two statements: a query naming raw.x__comments fails on a fresh warehouse,
+        # whatever guard stands beside it in the same statement
+        table = conn.execute("select to_regclass('raw.x__comments')").fetchone()
+        if table is None or table[0] is None:
+            return False
         row = conn.execute(
-            "select to_regclass('raw.x__comments') is not null and exists ("
-            " select 1 from raw.x__comments where _interval_start = %s)",
+            "select exists (select 1 from raw.x__comments where _interval_start = %s)",
             (day_start(day),),
         ).fetchone()
     return bool(row and row[0])
