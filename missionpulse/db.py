@@ -167,6 +167,20 @@ comment on table ml.comment_sentiment is
 -- model was trained on that language (scores of other languages are flagged, not dropped)
 alter table ml.comment_sentiment add column if not exists language text;
 alter table ml.comment_sentiment add column if not exists language_supported boolean;
+
+-- the outcome of each platform's day (extract_<platform> DAG: load + raw suites), which
+-- transform_warehouse reads to decide what it publishes; a rerun of the day overwrites it
+create table if not exists audit.raw_days (
+    platform        text not null,
+    interval_start  timestamptz not null,
+    status          text not null check (status in ('passed', 'failed')),
+    reason          text,
+    dag_run_id      text,
+    recorded_at     timestamptz not null default now(),
+    primary key (platform, interval_start)
+);
+comment on table audit.raw_days is
+  'Whether a platform''s raw data for a day passed extraction and its raw suites (latest run).';
 """
 
 

@@ -15,14 +15,25 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from missionpulse import settings
 
 log = logging.getLogger(__name__)
 
-DAILY_DAG_ID = "missionpulse_daily"
+# The DAGs of one day, in the order a day flows through them: one extract DAG per platform
+# (daily data interval), then the DAGs scheduled on their assets for the day.
+TRANSFORM_DAG_ID = "transform_warehouse"
+SENTIMENT_DAG_ID = "score_sentiment"
+PUBLISH_DAG_ID = "publish"
+DOWNSTREAM_DAG_IDS = (TRANSFORM_DAG_ID, SENTIMENT_DAG_ID, PUBLISH_DAG_ID)
 POOL_SLOTS_ENV = "MISSIONPULSE_POOL_SLOTS"
 DEFAULT_POOL_SLOTS = 1
+
+
+def extract_dag_id(platform: str) -> str:
+    """The DAG that extracts, loads and validates ``platform``'s day."""
+    return f"extract_{platform}"
 
 
 def pool_name(platform: str) -> str:
@@ -135,24 +146,67 @@ def _airflow_version() -> str:
 
 
 @dataclass(frozen=True)
-class RunOutcome:
-    day: date
-    state: str
+class DagRunOutcome:
+    dag_id: str
     run_id: str
+    state: str
     failed_tasks: list[str]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """One day through all its DAGs: every DAG run it took, in order."""
+
+    day: date
+    runs: list[DagRunOutcome]
+    # DAGs the day never reached, because the one before did not hand it on (as the
+    # scheduler would not start them without the upstream asset event for the day)
+    not_reached: list[str]
+
+    @property
+    def state(self) -> str:
+        return "success" if self.runs and all(r.state == "success" for r in self.runs) else "failed"
+
+    @property
+    def run_id(self) -> str:
+        """The run ids, ``dag_id/run_id`` each (one line per DAG run in the logs)."""
+        return ", ".join(f"{r.dag_id}/{r.run_id}" for r in self.runs)
+
+    @property
+    def failed_tasks(self) -> list[str]:
+        """``dag_id.task_id`` of every failed task, and the DAGs the day never reached."""
+        failed = [f"{r.dag_id}.{t}" for r in self.runs for t in r.failed_tasks]
+        return failed + [f"{dag_id} (not reached)" for dag_id in self.not_reached]
 
     @property
     def ok(self) -> bool:
-        # A failed task that no leaf depends on (a dbt test, say) leaves the run "success"
+        # A failed task that no leaf depends on (a dbt test, say) leaves a run "success"
         # in Airflow's eyes: any failed task makes the day not ok.
         return self.state == "success" and not self.failed_tasks
 
 
-def run_day(day: date, faults: str = "none", platforms: str = "all") -> RunOutcome:
-    """Run the daily DAG for one UTC day (data interval [day, day+1)) in this process.
+def _test_run(dag: Any, *, logical_date: datetime | None, conf: dict[str, Any]) -> DagRunOutcome:
+    # dag.test() of Airflow 3.3.2 crashes when a run of a DAG with a deadline alert succeeds
+    # (it looks the alerts up by ids only the DAG processor assigns: apache/airflow#73428).
+    # Its runs are never queued, so the queued-at deadline would not apply to them anyway:
+    # the freshness deadline is the scheduler's business.
+    dag.deadline = None
+    dag_run = dag.test(logical_date=logical_date, run_conf=conf)
+    failed = [
+        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+        for ti in dag_run.get_task_instances()
+        if ti.state in ("failed", "upstream_failed")
+    ]
+    return DagRunOutcome(dag.dag_id, dag_run.run_id, str(dag_run.state), failed)
 
-    ``platforms`` is "all" or a comma-separated subset: the others are skipped, and their
-    published rows for the day stay as they are.
+
+def run_day(day: date, faults: str = "none", platforms: str = "all") -> RunOutcome:
+    """Run one UTC day (data interval [day, day+1)) through all the DAGs, in this process:
+    each platform's extract DAG, then transform_warehouse, score_sentiment and publish,
+    each with ``dag.test()``, as the scheduler would chain them by the day's asset events.
+
+    ``platforms`` is "all" or a comma-separated subset: only those are extracted, and only
+    those are rebuilt; the others' published rows for the day stay as they are.
     """
     from airflow.dag_processing.dagbag import DagBag
 
@@ -160,19 +214,34 @@ def run_day(day: date, faults: str = "none", platforms: str = "all") -> RunOutco
     if bag.import_errors:
         problems = "\n".join(f"{f}: {e}" for f, e in bag.import_errors.items())
         raise RuntimeError(f"the DAGs do not import:\n{problems}")
-    dag = bag.get_dag(DAILY_DAG_ID)
-    # dag.test() of Airflow 3.3.2 crashes when a run of a DAG with a deadline alert succeeds
-    # (it looks the alerts up by ids only the DAG processor assigns: apache/airflow#73428).
-    # Its runs are never queued, so the queued-at deadline would not apply to them anyway:
-    # the freshness deadline is the scheduler's business.
-    dag.deadline = None
-    # A manual run's interval is the last complete one before its logical date: the day
+    wanted = (
+        list(settings.PLATFORMS)
+        if platforms == "all"
+        else [p.strip() for p in platforms.split(",") if p.strip()]
+    )
+    extract_ids = [extract_dag_id(p) for p in wanted if extract_dag_id(p) in bag.dag_ids]
+    if not extract_ids:
+        raise RuntimeError(
+            f"no extract DAG for {platforms!r} (enabled: {', '.join(sorted(bag.dag_ids))}); "
+            "check MISSIONPULSE_PLATFORMS"
+        )
+    # An extract run's interval is the last complete one before its logical date: the day
     # after ``day`` at 00:00 UTC gives [day, day + 1).
     logical = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-    dag_run = dag.test(logical_date=logical, run_conf={"faults": faults, "platforms": platforms})
-    failed = [
-        ti.task_id
-        for ti in dag_run.get_task_instances()
-        if ti.state in ("failed", "upstream_failed")
+    runs = [
+        _test_run(bag.get_dag(dag_id), logical_date=logical, conf={"faults": faults})
+        for dag_id in extract_ids
     ]
-    return RunOutcome(day, str(dag_run.state), dag_run.run_id, failed)
+    # The DAGs scheduled on assets have no data interval: their day comes in the conf (the
+    # scheduler gives it as the run's partition key, which dag.test() cannot set). The same
+    # logical date keeps one run per DAG and day: a rerun of the day clears and reruns it
+    # (dag.test() without a logical date would clear every earlier run of the DAG).
+    conf = {"day": day.isoformat(), "platforms": platforms}
+    not_reached: list[str] = []
+    for dag_id in DOWNSTREAM_DAG_IDS:
+        if runs[-1].dag_id in DOWNSTREAM_DAG_IDS and runs[-1].state != "success":
+            # its hand_off did not emit the day's event: the scheduler would start nothing
+            not_reached.append(dag_id)
+            continue
+        runs.append(_test_run(bag.get_dag(dag_id), logical_date=logical, conf=conf))
+    return RunOutcome(day, runs, not_reached)

@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from psycopg import sql
 
-from extractors.common.load import load_manifest
+from extractors.common.load import load_manifests
 from extractors.common.window import Window
 from missionpulse import db, marts_publish, settings, warehouse
 from missionpulse.policy_tables import load_policy_tables
@@ -156,20 +157,95 @@ def extractor(platform: str) -> Any:
         raise ValueError(f"platform {platform!r} has no extractor yet") from None
 
 
-def extract(platform: str, day: date, faults: str = "none") -> ExtractSummary:
-    """Extract one platform's day into the landing zone and replace its raw partitions."""
+EXTRACT_BATCH_SIZE_ENV = "MISSIONPULSE_EXTRACT_BATCH_SIZE"
+DEFAULT_EXTRACT_BATCH_SIZE = 50
+
+
+def extract_batch_size() -> int:
+    """Handles per extraction batch (one mapped Airflow task each):
+    ``MISSIONPULSE_EXTRACT_BATCH_SIZE``, default 50."""
+    raw = os.environ.get(EXTRACT_BATCH_SIZE_ENV)
+    if not raw:
+        return DEFAULT_EXTRACT_BATCH_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ValueError(f"{EXTRACT_BATCH_SIZE_ENV} must be a whole number >= 1, got {raw!r}")
+    return size
+
+
+class ExtractIncompleteError(RuntimeError):
+    """A batch of the platform's day failed: nothing of the day was loaded into raw."""
+
+
+def plan_extract(platform: str, day: date, batch_size: int | None = None) -> list[dict[str, Any]]:
+    """Cut the platform's handles active on ``day`` into batches (JSON, for Airflow's XCom).
+
+    Every batch carries the day's ``extract_run_id``, which names the run in
+    audit.extract_runs and the folder of its batches' receipts. There is always at least
+    one batch: a day without handles still lands (empty) files and replaces the partition.
+    """
+    extractor(platform)  # an unknown platform is named here, before any task is mapped
+    size = batch_size or extract_batch_size()
+    handles = [
+        {"mission_id": h.mission_id, "handle": h.handle, "account_id": h.platform_account_id}
+        for h in registry().handles_for(platform, on=day)
+    ]
+    chunks = [handles[i : i + size] for i in range(0, len(handles), size)] or [[]]
+    run_id = f"{platform}-{day:%Y%m%d}-{uuid.uuid4().hex[:10]}"
+    return [
+        {
+            "platform": platform,
+            "day": day.isoformat(),
+            "extract_run_id": run_id,
+            "number": number,
+            "of": len(chunks),
+            "handles": chunk,
+        }
+        for number, chunk in enumerate(chunks, start=1)
+    ]
+
+
+def receipt_path(platform: str, day: date, extract_run_id: str, number: int) -> Path:
+    """Where a batch writes what it landed (or why it failed), beside the landing files:
+    the load reads it from there, also when the batch's task failed and has no XCom."""
+    return (
+        settings.landing_dir()
+        / platform
+        / "_receipts"
+        / f"dt={day.isoformat()}"
+        / extract_run_id
+        / f"batch-{number:05d}.json"
+    )
+
+
+def _write_receipt(path: Path, receipt: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(receipt, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def extract_batch(batch: dict[str, Any], faults: str = "none") -> dict[str, Any]:
+    """Extract one batch of handles into the landing zone (no warehouse writes) and write
+    its receipt; returns the receipt. An authentication or permission failure (every
+    handle would fail the same way) is written to the receipt, then raised."""
     from extractors.common.errors import AuthError, PermissionDeniedError
     from extractors.common.result import ExtractResult, HandleRef
     from missionpulse.platforms import connection, pseudonymiser
 
+    platform, day = batch["platform"], date.fromisoformat(batch["day"])
     package = extractor(platform)
-    url = warehouse.ensure_running()
     window = window_for(day)
     conn_info = connection(platform, window, faults)
-    handles = [
-        HandleRef(h.mission_id, h.handle, h.platform_account_id)
-        for h in registry().handles_for(platform, on=day)
-    ]
+    handles = [HandleRef(h["mission_id"], h["handle"], h["account_id"]) for h in batch["handles"]]
+    path = receipt_path(platform, day, batch["extract_run_id"], batch["number"])
+    receipt: dict[str, Any] = {
+        key: batch[key] for key in ("platform", "day", "extract_run_id", "number", "of")
+    }
+    receipt["handles"] = [h.handle for h in handles]
     client = package.make_client(conn_info.base_url, conn_info.token)
     client.media_base = conn_info.media_base  # the simulator's stand-in CDN, if simulated
     try:
@@ -179,18 +255,12 @@ def extract(platform: str, day: date, faults: str = "none") -> ExtractSummary:
         failed = ExtractResult(platform, window)
         for ref in handles:
             failed.fail(ref.handle, "auth", client.redact(str(err)))
-        with db.connect(url) as conn:
-            record_extract_run(conn, failed, [h.handle for h in handles], client.stats)
+        _write_receipt(path, receipt | _receipt_body(failed, client.stats, fatal=True))
         raise
     finally:
         client.close()
-    rows: dict[str, int] = {}
-    with db.connect(url) as conn:
-        for entity, manifest in result.manifests.items():
-            rows[entity] = load_manifest(
-                conn, package.ENTITIES[entity], manifest, keep_handles=result.failed_handles
-            )
-        record_extract_run(conn, result, [h.handle for h in handles], client.stats)
+    receipt |= _receipt_body(result, client.stats, fatal=False)
+    _write_receipt(path, receipt)
     for failure in result.failures:
         log.warning(
             "%s handle %s on %s failed at %s: %s",
@@ -200,21 +270,146 @@ def extract(platform: str, day: date, faults: str = "none") -> ExtractSummary:
             failure.stage,
             failure.error,
         )
+    return receipt
+
+
+def _receipt_body(result: Any, stats: Any, *, fatal: bool) -> dict[str, Any]:
+    return {
+        "status": "failed" if fatal else "ok",
+        "manifests": {
+            entity: str(m.path.with_name(f"{m.load_id}.manifest.json"))
+            for entity, m in result.manifests.items()
+        },
+        "load_ids": {entity: m.load_id for entity, m in result.manifests.items()},
+        "failures": [asdict(f) for f in result.failures],
+        "rows_by_handle": result.rows_by_handle,
+        "requests_by_handle": dict(stats.requests_by_handle),
+        "retries_by_handle": dict(stats.retries_by_handle),
+        "requests": stats.requests,
+        "retries": stats.retries,
+    }
+
+
+def load_extract(platform: str, day: date, batches: Sequence[dict[str, Any]]) -> ExtractSummary:
+    """Replace the platform's raw partitions for ``day`` with what all ``batches`` landed
+    (one transaction for every entity) and record audit.extract_runs, from the receipts.
+
+    When a batch failed or left no receipt, nothing is loaded (raw keeps the previous state
+    of the day), every handle is recorded as failed, and :class:`ExtractIncompleteError`
+    says which batches and why.
+    """
+    from extractors.common.landing import Manifest
+
+    if not batches:
+        raise ValueError(f"no extraction batches for {platform} on {day}: plan_extract first")
+    package = extractor(platform)
+    run_id = batches[0]["extract_run_id"]
+    receipts: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for batch in batches:
+        path = receipt_path(platform, day, run_id, batch["number"])
+        if not path.exists():
+            problems.append(
+                f"batch {batch['number']}/{batch['of']} did not finish (its log says why)"
+            )
+            receipts.append(
+                {
+                    **batch,
+                    "handles": [h["handle"] for h in batch["handles"]],
+                    "status": "missing",
+                    "manifests": {},
+                    "failures": [],
+                }
+            )
+            continue
+        receipt = json.loads(path.read_text(encoding="utf-8"))
+        if receipt["status"] != "ok":
+            first = receipt["failures"][0]["error"] if receipt["failures"] else "unknown error"
+            problems.append(f"batch {batch['number']}/{batch['of']} failed: {first}")
+        receipts.append(receipt)
+    url = warehouse.ensure_running()
+    window = window_for(day)
+    if problems:
+        reason = "; ".join(dict.fromkeys(problems))
+        with db.connect(url) as conn:
+            record_extract_run(conn, platform, window, run_id, receipts, not_loaded=reason)
+        raise ExtractIncompleteError(
+            f"{platform} on {day} was not loaded: {reason}. raw keeps the day's previous data "
+            "and the platform is left out of the day's publication; fix the cause, then rerun "
+            "the day"
+        )
+    failed_handles = sorted({f["handle"] for r in receipts for f in r["failures"]})
+    rows: dict[str, int] = {}
+    # every entity's partition of the day, or none
+    with db.connect(url) as conn, conn.transaction():
+        for entity, spec in package.ENTITIES.items():
+            manifests = [
+                Manifest.read(Path(r["manifests"][entity]))
+                for r in receipts
+                if entity in r["manifests"]
+            ]
+            if manifests:
+                rows[entity] = load_manifests(conn, spec, manifests, keep_handles=failed_handles)
+        record_extract_run(conn, platform, window, run_id, receipts)
     return ExtractSummary(
         platform=platform,
         day=day.isoformat(),
         rows=rows,
-        requests=client.stats.requests,
-        retries=client.stats.retries,
-        failures=[asdict(f) for f in result.failures],
+        requests=sum(r["requests"] for r in receipts),
+        retries=sum(r["retries"] for r in receipts),
+        failures=[f for r in receipts for f in r["failures"]],
     )
 
 
-def record_extract_run(conn: Any, result: Any, handles: list[str], stats: Any) -> None:
-    """One audit.extract_runs row per handle: status, error, requests, rows, load ids."""
-    run_id = f"{result.platform}-{result.window.day:%Y%m%d}-{uuid.uuid4().hex[:10]}"
-    failures = {f.handle: f for f in result.failures}
-    load_ids = {entity: m.load_id for entity, m in result.manifests.items()}
+def extract(platform: str, day: date, faults: str = "none") -> ExtractSummary:
+    """Extract one platform's day into the landing zone and replace its raw partitions:
+    every batch in turn, then the load (what the extract DAG does across tasks)."""
+    batches = plan_extract(platform, day)
+    for batch in batches:
+        try:
+            extract_batch(batch, faults)
+        except Exception:
+            # its receipt (or its absence) tells load_extract; record it there, then raise
+            load_extract(platform, day, batches)
+            raise
+    return load_extract(platform, day, batches)
+
+
+def record_extract_run(
+    conn: Any,
+    platform: str,
+    window: Window,
+    extract_run_id: str,
+    receipts: Sequence[dict[str, Any]],
+    not_loaded: str | None = None,
+) -> None:
+    """One audit.extract_runs row per handle of every batch: status, error, requests, rows,
+    load ids (its batch's landing files). With ``not_loaded`` (a batch failed, nothing was
+    loaded) every handle is failed: its own failure, or ``not_loaded`` at stage 'load'."""
+    values = []
+    for receipt in receipts:
+        failures = {f["handle"]: f for f in receipt["failures"]}
+        load_ids = receipt.get("load_ids", {}) if not_loaded is None else {}
+        for handle in receipt["handles"]:
+            failure = failures.get(handle)
+            if failure is None and not_loaded is not None:
+                failure = {"stage": "load", "error": f"not loaded: {not_loaded}"}
+            values.append(
+                (
+                    extract_run_id,
+                    platform,
+                    handle,
+                    window.start,
+                    window.end,
+                    "failed" if failure else "ok",
+                    failure["stage"] if failure else None,
+                    failure["error"] if failure else None,
+                    receipt.get("requests_by_handle", {}).get(handle, 0),
+                    receipt.get("retries_by_handle", {}).get(handle, 0),
+                    json.dumps(receipt.get("rows_by_handle", {}).get(handle, {})),
+                    json.dumps(load_ids),
+                )
+            )
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             """
@@ -223,24 +418,42 @@ def record_extract_run(conn: Any, result: Any, handles: list[str], stats: Any) -
                error, requests, retries, rows, load_ids)
             values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             """,
-            [
-                (
-                    run_id,
-                    result.platform,
-                    handle,
-                    result.window.start,
-                    result.window.end,
-                    "failed" if handle in failures else "ok",
-                    failures[handle].stage if handle in failures else None,
-                    failures[handle].error if handle in failures else None,
-                    stats.requests_by_handle.get(handle, 0),
-                    stats.retries_by_handle.get(handle, 0),
-                    json.dumps(result.rows_by_handle.get(handle, {})),
-                    json.dumps(load_ids),
-                )
-                for handle in handles
-            ],
+            values,
         )
+
+
+def record_raw_day(
+    platform: str, day: date, status: str, reason: str | None, dag_run_id: str | None
+) -> None:
+    """Record whether the platform's day passed extraction and its raw suites
+    (audit.raw_days, read by :func:`publishable_platforms`); a rerun overwrites it."""
+    url = warehouse.ensure_running()
+    with db.connect(url) as conn:
+        conn.execute(
+            """
+            insert into audit.raw_days (platform, interval_start, status, reason, dag_run_id)
+            values (%s, %s, %s, %s, %s)
+            on conflict (platform, interval_start) do update set status = excluded.status,
+              reason = excluded.reason, dag_run_id = excluded.dag_run_id, recorded_at = now()
+            """,
+            (platform, window_for(day).start, status, reason, dag_run_id),
+        )
+
+
+def publishable_platforms(day: date, wanted: Sequence[str] = settings.PLATFORMS) -> list[str]:
+    """The platforms (of ``wanted``) whose raw data for ``day`` passed its latest
+    extraction and validation, in the order of ``settings.PLATFORMS``."""
+    url = warehouse.ensure_running()
+    with db.connect(url) as conn:
+        passed = {
+            platform
+            for (platform,) in conn.execute(
+                "select platform from audit.raw_days where interval_start = %s"
+                " and status = 'passed'",
+                (window_for(day).start,),
+            ).fetchall()
+        }
+    return [p for p in settings.PLATFORMS if p in passed and p in wanted]
 
 
 def validate_raw(platform: str, day: date, dag_run_id: str | None = None) -> list[dict[str, Any]]:
@@ -434,3 +647,24 @@ def score_comments(
                 insert_scores(conn, platform, scorer.model_version, chunk, scorer)
             scored[platform] = len(rows)
     return {"day": day.isoformat(), "model_version": scorer.model_version, "scored": scored}
+
+
+def staged_for(day: date) -> dict[str, str]:
+    """The run holding the marts publication lock for ``day`` and its shadow schema: what
+    transform_warehouse staged, which score_sentiment and publish go on building, under
+    the same holder (``dag_run_id`` in the lock and the audit records)."""
+    url = warehouse.ensure_running()
+    marts_publish.ensure_tables(url)
+    with db.connect(url) as conn:
+        row = conn.execute(
+            "select dag_run_id, shadow_schema from audit.marts_publish_lock"
+            " where lock_name = %s and batch_date = %s",
+            (marts_publish.MARTS, day),
+        ).fetchone()
+    if row is None:
+        raise marts_publish.PublishError(
+            f"the marts for {day} are not staged (no publication lock for the day: "
+            "transform_warehouse did not stage it, it was withheld, or another day's run took "
+            "the lock over); marts is unchanged: rerun the day"
+        )
+    return {"holder": str(row[0]), "schema": str(row[1])}

@@ -33,7 +33,13 @@ def failure_alert(context: Any) -> alerts.Alert:
     ti = context.get("task_instance") or context.get("ti")
     dag_run = context.get("dag_run")
     start = context.get("data_interval_start") or getattr(dag_run, "data_interval_start", None)
+    # the DAGs scheduled on assets have no data interval: the day is the run's partition
+    # key, or the conf's day of a run started by hand (common.days)
+    day = getattr(dag_run, "partition_key", None) or (getattr(dag_run, "conf", None) or {}).get(
+        "day"
+    )
     task_id = getattr(ti, "task_id", None)
+    dag_id = str(getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?"))
     error = context.get("exception")
     try:
         log_url = getattr(ti, "log_url", None)
@@ -41,10 +47,11 @@ def failure_alert(context: Any) -> alerts.Alert:
         log_url = None
     return alerts.Alert(
         event="task_failed",
-        dag_id=str(getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?")),
+        dag_id=dag_id,
         task_id=task_id,
-        platform=platform_of(task_id),
-        day=start.date().isoformat() if start else None,
+        # extract_x.extract_batch names its platform in the DAG id
+        platform=platform_of(task_id) or platform_of(dag_id),
+        day=str(day) if day else (start.date().isoformat() if start else None),
         try_number=getattr(ti, "try_number", None),
         error=f"{type(error).__name__}: {error}" if error is not None else None,
         log_url=log_url,

@@ -20,3 +20,12 @@ def _has_extractor(platform: str) -> bool:
         return importlib.util.find_spec(f"extractors.{platform}") is not None
     except ModuleNotFoundError:
         return False
+
+
+def requested_platforms(params: dict | None) -> list[str]:
+    """The enabled platforms a run covers: param ``platforms`` ("all" or comma-separated)."""
+    enabled = enabled_platforms()
+    wanted = str((params or {}).get("platforms") or "all")
+    if wanted == "all":
+        return enabled
+    return [p for p in enabled if p in {w.strip() for w in wanted.split(",")}]

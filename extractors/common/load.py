@@ -1,7 +1,8 @@
 """Load landing files into ``raw.<platform>__<entity>`` tables.
 
-A day's partition is replaced inside one transaction (delete + COPY + load record), under an
-advisory lock on (table, interval): a rerun or a concurrent run of the same day never leaves
+A day's partition is replaced inside one transaction (delete, then COPY and a load record
+for each of the day's landing files: one, or one per batch of handles), under an advisory
+lock on (table, interval): a rerun or a concurrent run of the same day never leaves
 duplicates, and a run killed mid-load leaves the previous partition intact.
 """
 
@@ -107,25 +108,52 @@ def load_manifest(
     Rows of ``keep_handles`` (handles whose extraction failed this time) are kept from the
     previous load instead of being dropped, so a failed handle never loses data it had.
     """
-    if (manifest.platform, manifest.entity) != (spec.platform, spec.entity):
+    return load_manifests(conn, spec, [manifest], transform=transform, keep_handles=keep_handles)
+
+
+def load_manifests(
+    conn: psycopg.Connection[Any],
+    spec: EntitySpec,
+    manifests: Sequence[Manifest],
+    *,
+    transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    keep_handles: Sequence[str] = (),
+) -> int:
+    """Replace one (platform, entity, interval) partition with the records of all
+    ``manifests`` (the landing files of a day extracted in batches), in one transaction.
+
+    Every manifest must be for the same interval. ``keep_handles`` as for
+    :func:`load_manifest`. Returns the number of rows loaded.
+    """
+    if not manifests:
+        raise ValueError(f"no landing files to load into raw.{spec.table}")
+    for manifest in manifests:
+        if (manifest.platform, manifest.entity) != (spec.platform, spec.entity):
+            raise ValueError(
+                f"manifest {manifest.load_id} is {manifest.platform}/{manifest.entity}, "
+                f"not {spec.platform}/{spec.entity}"
+            )
+    intervals = {(m.interval_start, m.interval_end) for m in manifests}
+    if len(intervals) != 1:
         raise ValueError(
-            f"manifest {manifest.load_id} is {manifest.platform}/{manifest.entity}, "
-            f"not {spec.platform}/{spec.entity}"
+            f"landing files for raw.{spec.table} cover {len(intervals)} intervals "
+            f"({', '.join(sorted(s for s, _ in intervals))}): load one day at a time"
         )
-    records = read_records(manifest)
-    interval_start = datetime.fromisoformat(manifest.interval_start)
-    interval_end = datetime.fromisoformat(manifest.interval_end)
+    ((first_start, first_end),) = intervals
+    interval_start = datetime.fromisoformat(first_start)
+    interval_end = datetime.fromisoformat(first_end)
     table = sql.Identifier("raw", spec.table)
     names = ["_interval_start", "_interval_end", "_load_id", "_row_number"]
     names += [k.name for k in spec.keys] + ["payload"]
     copy_stmt = sql.SQL("copy {} ({}) from stdin").format(
         table, sql.SQL(", ").join(map(sql.Identifier, names))
     )
+    loaded = 0
     with conn.transaction():
         ensure_table(conn, spec)
         conn.execute(
             "select pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
-            (spec.table, manifest.interval_start),
+            (spec.table, first_start),
         )
         conn.execute(
             sql.SQL(
@@ -133,39 +161,43 @@ def load_manifest(
             ).format(table),
             (interval_start, [h for h in keep_handles]),
         )
-        with conn.cursor() as cur, cur.copy(copy_stmt) as copy:
-            for number, record in enumerate(records, start=1):
-                row = transform(record) if transform else record
-                copy.write_row(
-                    [interval_start, interval_end, manifest.load_id, number]
-                    + [k.extract(row) for k in spec.keys]
-                    + [json.dumps(row, ensure_ascii=False, separators=(",", ":"))]
-                )
+        # the day's previous loads are superseded by this one (named by its first file)
         conn.execute(
             """
             update audit.raw_loads set superseded_by = %s
             where platform = %s and entity = %s and interval_start = %s
               and superseded_by is null
             """,
-            (manifest.load_id, spec.platform, spec.entity, interval_start),
+            (manifests[0].load_id, spec.platform, spec.entity, interval_start),
         )
-        conn.execute(
-            """
-            insert into audit.raw_loads
-              (load_id, platform, entity, interval_start, interval_end, landing_file,
-               sha256, rows, request_stats)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-            """,
-            (
-                manifest.load_id,
-                spec.platform,
-                spec.entity,
-                interval_start,
-                interval_end,
-                manifest.data_file,
-                manifest.sha256,
-                len(records),
-                json.dumps(dict(manifest.stats)),
-            ),
-        )
-    return len(records)
+        for manifest in manifests:
+            records = read_records(manifest)
+            with conn.cursor() as cur, cur.copy(copy_stmt) as copy:
+                for number, record in enumerate(records, start=1):
+                    row = transform(record) if transform else record
+                    copy.write_row(
+                        [interval_start, interval_end, manifest.load_id, number]
+                        + [k.extract(row) for k in spec.keys]
+                        + [json.dumps(row, ensure_ascii=False, separators=(",", ":"))]
+                    )
+            conn.execute(
+                """
+                insert into audit.raw_loads
+                  (load_id, platform, entity, interval_start, interval_end, landing_file,
+                   sha256, rows, request_stats)
+                values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                """,
+                (
+                    manifest.load_id,
+                    spec.platform,
+                    spec.entity,
+                    interval_start,
+                    interval_end,
+                    manifest.data_file,
+                    manifest.sha256,
+                    len(records),
+                    json.dumps(dict(manifest.stats)),
+                ),
+            )
+            loaded += len(records)
+    return loaded

@@ -1,0 +1,6 @@
+"""The Airflow DAG extract_facebook: the facebook day in batches of handles, loaded, validated and
+announced (see common/extract_dag.py)."""
+
+from common.extract_dag import extract_dag
+
+extract_dag("facebook")
