@@ -74,6 +74,11 @@ DESCRIBE_DAGS = f"""
     sys.path.insert(0, {str(ROOT / "dags")!r})
     from airflow.dag_processing.dagbag import DagBag
     bag = DagBag({str(ROOT / "dags")!r})
+
+    def scheduled_on(dag):
+        condition = getattr(dag.timetable, "asset_condition", None)
+        return condition.iter_assets().values() if condition is not None else []
+
     facts = {{"import_errors": {{k: str(v) for k, v in bag.import_errors.items()}}, "dags": {{}}}}
     for dag_id, dag in bag.dags.items():
         facts["dags"][dag_id] = {{
@@ -89,8 +94,12 @@ DESCRIBE_DAGS = f"""
                 }}
                 for d in (dag.deadline or [])
             ],
+            "timetable": type(dag.timetable).__name__,
+            "schedule_assets": sorted(a.uri for a in scheduled_on(dag)),
             "tasks": {{
                 t.task_id: {{
+                    "outlets": sorted(getattr(o, "uri", str(o)) for o in t.outlets),
+                    "trigger_rule": str(t.trigger_rule),
                     "owner": t.owner,
                     "retries": t.retries,
                     "backoff": t.retry_exponential_backoff,
@@ -112,8 +121,13 @@ def dags(airflow_env: dict[str, str]) -> dict:
     return dict(facts["dags"])
 
 
-def test_every_dag_has_tags_an_owner_and_lives_in_its_own_file(dags: dict) -> None:
-    assert "missionpulse_daily" in dags
+EXTRACT_DAGS = {f"extract_{p}" for p in PLATFORMS}
+DOWNSTREAM_DAGS = {"transform_warehouse", "score_sentiment", "publish"}
+RAW = {p: f"missionpulse://warehouse/raw/{p}" for p in PLATFORMS}
+
+
+def test_one_dag_per_step_each_with_tags_an_owner_and_its_own_file(dags: dict) -> None:
+    assert set(dags) == EXTRACT_DAGS | DOWNSTREAM_DAGS
     for dag_id, dag in dags.items():
         assert dag["tags"], f"{dag_id} has no tags"
         assert dag["owner"] == "missionpulse-data-team", f"{dag_id} owner {dag['owner']}"
@@ -133,24 +147,55 @@ def test_every_task_retries_with_backoff_and_alerts_on_failure(dags: dict) -> No
             )
 
 
-def test_extract_tasks_run_in_their_platforms_pool(dags: dict) -> None:
-    tasks = dags["missionpulse_daily"]["tasks"]
-    extracts = {tid: t["pool"] for tid, t in tasks.items() if tid.startswith("extract_")}
-    assert extracts == {f"extract_{p}": f"missionpulse_{p}" for p in PLATFORMS}
-    others = {t["pool"] for task_id, t in tasks.items() if not task_id.startswith("extract_")}
-    assert others == {"default_pool"}
+def test_only_the_extraction_batches_run_in_their_platforms_pool(dags: dict) -> None:
+    for dag_id, dag in dags.items():
+        pools = {task_id: t["pool"] for task_id, t in dag["tasks"].items()}
+        if dag_id in EXTRACT_DAGS:
+            platform = dag_id.removeprefix("extract_")
+            assert pools.pop("extract_batch") == f"missionpulse_{platform}", dag_id
+        assert set(pools.values()) == {"default_pool"}, f"{dag_id}: {pools}"
 
 
-def test_daily_dag_carries_the_freshness_deadline(dags: dict) -> None:
-    assert dags["missionpulse_daily"]["deadlines"] == [
-        {
-            # queued as soon as the data interval ends (scheduled runs), + 6 h by default
-            "reference": "DagRunQueuedAtDeadline",
-            "interval_s": 6 * 3600.0,
-            "callback": "AsyncCallback",
-            "callback_path": "missionpulse.alerts.notify_deadline_missed",
-        }
-    ]
+def test_a_day_flows_through_the_dags_by_its_assets(dags: dict) -> None:
+    """extract_<p> (daily interval) announces RAW[p] whatever happened; transform_warehouse
+    waits on all four for the day, score_sentiment on its build, publish on the scores."""
+    for platform in PLATFORMS:
+        dag = dags[f"extract_{platform}"]
+        assert dag["timetable"] == "CronDataIntervalTimetable"
+        announce = dag["tasks"]["announce"]
+        assert announce["outlets"] == [RAW[platform]]
+        assert announce["trigger_rule"] == "all_done"  # a failed day is announced too
+        assert dag["tasks"]["check"]["trigger_rule"] == "all_done"
+    chain = {
+        "transform_warehouse": sorted(RAW.values()),
+        "score_sentiment": ["missionpulse://warehouse/marts_shadow"],
+        "publish": ["missionpulse://warehouse/ml/comment_sentiment"],
+    }
+    emitted = {
+        "transform_warehouse": ("hand_off", "missionpulse://warehouse/marts_shadow"),
+        "score_sentiment": ("hand_off", "missionpulse://warehouse/ml/comment_sentiment"),
+        "publish": ("publish_marts", "missionpulse://warehouse/marts"),
+    }
+    for dag_id, assets in chain.items():
+        assert dags[dag_id]["timetable"] == "PartitionedAssetTimetable", dag_id
+        assert dags[dag_id]["schedule_assets"] == assets, dag_id
+        task_id, asset = emitted[dag_id]
+        assert dags[dag_id]["tasks"][task_id]["outlets"] == [asset], dag_id
+        # it runs after a failure too, to release the publication lock (withhold)
+        assert dags[dag_id]["tasks"][task_id]["trigger_rule"] == "all_done", dag_id
+
+
+def test_extract_dags_carry_the_freshness_deadline(dags: dict) -> None:
+    for dag_id in EXTRACT_DAGS:
+        assert dags[dag_id]["deadlines"] == [
+            {
+                # queued as soon as the data interval ends (scheduled runs), + 6 h by default
+                "reference": "DagRunQueuedAtDeadline",
+                "interval_s": 6 * 3600.0,
+                "callback": "AsyncCallback",
+                "callback_path": "missionpulse.alerts.notify_deadline_missed",
+            }
+        ], dag_id
 
 
 # A one-task DAG with the project's default arguments whose task fails for good. dag.test()

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from extractors.common.landing import Manifest, read_records, write_batch
-from extractors.common.load import EntitySpec, KeyColumn, load_manifest
+from extractors.common.load import EntitySpec, KeyColumn, load_manifest, load_manifests
 from extractors.common.window import Window
 from tests.warehouse_support import forget_days
 
@@ -78,6 +78,49 @@ def test_rerun_replaces_the_partition(conn: psycopg.Connection, landing_root: Pa
 
 
 @pytest.mark.integration
+def test_batches_replace_the_partition_together(
+    conn: psycopg.Connection, landing_root: Path
+) -> None:
+    """A day extracted in batches (one landing file each) is one partition: a rerun with
+    other batches replaces all of it, and the previous files are marked superseded."""
+    day = Window.for_day(date(2026, 11, 23))
+
+    def live() -> tuple[dict[str, int], int]:
+        rows = dict(
+            conn.execute(
+                "select handle, count(*) from raw.testplat__posts where _interval_start = %s "
+                "group by handle",
+                (day.start,),
+            ).fetchall()
+        )
+        (loads,) = conn.execute(
+            "select count(*) from audit.raw_loads where platform = 'testplat' "
+            "and interval_start = %s and superseded_by is null",
+            (day.start,),
+        ).fetchone()
+        return rows, loads
+
+    first = [write_batch(landing_root, "testplat", "posts", day, records(h, 2, h)) for h in "abc"]
+    assert load_manifests(conn, SPEC, first) == 6
+    assert live() == ({"a": 2, "b": 2, "c": 2}, 3)
+
+    again = [write_batch(landing_root, "testplat", "posts", day, records("a", 1, "a"))]
+    again.append(write_batch(landing_root, "testplat", "posts", day, records("b", 4, "b")))
+    assert load_manifests(conn, SPEC, again) == 5
+    assert live() == ({"a": 1, "b": 4}, 2)  # c is gone: the day is what the rerun landed
+
+
+def test_batches_of_different_days_are_refused(landing_root: Path) -> None:
+    other = Window.for_day(date(2026, 11, 24))
+    manifests = [
+        write_batch(landing_root, "testplat", "posts", WINDOW, records("a", 1)),
+        write_batch(landing_root, "testplat", "posts", other, records("b", 1)),
+    ]
+    with pytest.raises(ValueError, match="cover 2 intervals"):
+        load_manifests(None, SPEC, manifests)  # type: ignore[arg-type]
+
+
+@pytest.mark.integration
 def test_failed_handles_keep_their_previous_rows(
     conn: psycopg.Connection, landing_root: Path
 ) -> None:
@@ -121,4 +164,7 @@ def test_bad_timestamps_land_with_an_empty_typed_column(
 def _forget_fixture_days(warehouse_url: str) -> Iterator[None]:
     """Leave no hand-made raw batch behind for the later end-to-end modules."""
     yield
-    forget_days(warehouse_url, [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)])
+    forget_days(
+        warehouse_url,
+        [date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 23)],
+    )
