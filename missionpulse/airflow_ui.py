@@ -11,8 +11,10 @@ alerts link to the right log pages. ``stop`` interrupts the whole group with
 SIGINT (SIGTERM leaves children bound to their ports), escalating only if it hangs, and
 checks that the port is free again.
 
-DAGs start paused, so starting the UI never starts extracting on its own: unpause
-``missionpulse_daily`` in the UI (or trigger a run) when you mean it.
+DAGs start paused, so starting the UI never starts extracting on its own: unpause the
+``extract_<platform>`` DAGs and the ``transform_warehouse``, ``score_sentiment`` and
+``publish`` DAGs they feed in the UI (or trigger a run) when you mean it. A paused
+downstream DAG drops the day's asset events instead of queueing them.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Cosmos runs each dbt command in a temporary copy of the project and deletes it, with its
 ``target/run_results.json``, when the task ends; dbt's ``--store-failures`` keeps only the
 failing tests of the last run. :func:`record_invocation` is the Cosmos ``callback`` (see
-``dags/missionpulse_daily.py``): Cosmos calls it with the temporary project folder after
+``dags/common/dbt.py``): Cosmos calls it with the temporary project folder after
 dbt has run and *before* it raises on a failed test or model, so failed invocations are
 recorded too. One ``audit.dbt_runs`` row per invocation, one ``audit.dbt_model_results``
 row per model built and one ``audit.dbt_test_results`` row per test, rows are never

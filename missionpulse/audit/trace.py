@@ -129,7 +129,8 @@ def trace(conn: Any, mission_id: str, platform: str, day: date) -> Trace:
         )
 
     # the DQ runs that let the inputs through: those of the same DAG run, else the latest
-    # passing run of each suite before the build
+    # run of each suite before the build (the raw suites run in the platform's extract DAG,
+    # before transform_warehouse's dbt build, in another DAG run)
     dag_run_id = result.dbt_run["dag_run_id"] if result.dbt_run else None
     started = result.dbt_run["started_at"] if result.dbt_run else built_at
     result.dq_runs = _dicts(
@@ -139,10 +140,10 @@ def trace(conn: Any, mission_id: str, platform: str, day: date) -> Trace:
                    rows_checked, expectations, warning_failures, load_ids, finished_at
             from audit.dq_runs
             where platform = %s and batch_date = %s
-              and (dag_run_id = %s or (%s::text is null and finished_at <= %s))
-            order by suite_name, finished_at desc
+              and (dag_run_id = %s or finished_at <= %s)
+            order by suite_name, dag_run_id is not distinct from %s desc, finished_at desc
             """,
-            (platform, day, dag_run_id, dag_run_id, started),
+            (platform, day, dag_run_id, started, dag_run_id),
         )
     )
     result.mart_dq_runs = _dicts(

@@ -20,6 +20,13 @@ from tests.airflow_api import api, cli, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
+EXPECTED_DAGS = {
+    *(f"extract_{p}" for p in ("x", "facebook", "instagram", "youtube")),
+    "transform_warehouse",
+    "score_sentiment",
+    "publish",
+}
+
 
 def test_start_serves_the_paused_dags_and_stop_frees_everything(
     tmp_path: Path, warehouse_url: str
@@ -47,11 +54,12 @@ def test_start_serves_the_paused_dags_and_stop_frees_everything(
             errors = api(url, "/api/v2/importErrors", token)
             assert errors["total_entries"] == 0, errors
             dags = {d["dag_id"]: d for d in api(url, "/api/v2/dags", token)["dags"]}
-            if "missionpulse_daily" in dags:
+            if set(dags) >= EXPECTED_DAGS:
                 break
             time.sleep(5)
-        assert "missionpulse_daily" in dags, "the DAG processor did not parse the daily DAG"
-        assert dags["missionpulse_daily"]["is_paused"] is True
+        missing = EXPECTED_DAGS - set(dags)
+        assert not missing, f"the DAG processor did not parse {sorted(missing)}"
+        assert all(dags[d]["is_paused"] is True for d in EXPECTED_DAGS)
     finally:
         stopped = cli("airflow", "stop", env=env)
     assert "Airflow stopped" in stopped.stdout
