@@ -7,6 +7,7 @@ against the simulator's ground truth, and that a rerun changes no count.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,13 @@ OLDER_DAY = datetime.now(UTC).date() - timedelta(days=12)  # full-archive search
 
 
 PLATFORMS = ("x", "facebook", "instagram", "youtube")
+BATCH_SIZE = 40
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
 
 
 def counts(conn: psycopg.Connection, day: date) -> dict[str, dict[str, int]]:
@@ -55,7 +63,11 @@ def counts(conn: psycopg.Connection, day: date) -> dict[str, dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def pipeline_runs(test_state_dir: Path, warehouse_url: str) -> dict[str, dict[str, dict[str, int]]]:
+def pipeline_runs(
+    test_state_dir: Path, warehouse_url: str, monkeypatch_module: pytest.MonkeyPatch
+) -> dict[str, dict[str, dict[str, int]]]:
+    # several batches per platform, so the load really merges the batches' landing files
+    monkeypatch_module.setenv("MISSIONPULSE_EXTRACT_BATCH_SIZE", str(BATCH_SIZE))
     runs = {}
     for label, day in (("first", RECENT_DAY), ("rerun", RECENT_DAY), ("older", OLDER_DAY)):
         missionpulse(
@@ -107,6 +119,44 @@ def test_mart_has_a_row_per_active_handle(
         )
     for platform in PLATFORMS:
         assert pipeline_runs["first"][platform]["mart_rows"] == handles[platform], platform
+
+
+def extraction_record(conn: psycopg.Connection, day: date) -> dict[str, tuple]:
+    """Per platform: its audit.raw_days status, and the latest extraction run's handle
+    rows (all, distinct handles, distinct batches' load ids) against the active handles."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    rows = conn.execute(
+        """
+        with latest as (
+            select distinct on (platform) platform, extract_run_id from audit.extract_runs
+            where interval_start = %(start)s order by platform, recorded_at desc
+        )
+        select d.platform, d.status, count(r.handle), count(distinct r.handle),
+               count(distinct r.load_ids),
+               (select count(*) from raw.registry__handles h where h.platform = d.platform
+                  and h.active_from <= %(day)s and (h.active_to is null or h.active_to >= %(day)s))
+        from audit.raw_days d join latest l using (platform)
+        join audit.extract_runs r using (platform, extract_run_id)
+        where d.interval_start = %(start)s
+        group by d.platform, d.status
+        """,
+        {"start": start, "day": day},
+    ).fetchall()
+    return {platform: tuple(rest) for platform, *rest in rows}
+
+
+def test_each_platform_day_is_extracted_in_batches_and_announced(
+    pipeline_runs: dict[str, dict[str, dict[str, int]]], warehouse_url: str
+) -> None:
+    """The extract DAGs recorded every active handle once, in one run of several batches
+    (MISSIONPULSE_EXTRACT_BATCH_SIZE), and announced the day as passed."""
+    with psycopg.connect(warehouse_url) as conn:
+        record = extraction_record(conn, RECENT_DAY)
+    assert set(record) == set(PLATFORMS)
+    for platform, (status, handle_rows, handles, batches, active) in record.items():
+        assert status == "passed", platform
+        assert handle_rows == handles == active > 0, platform
+        assert batches == -(-active // BATCH_SIZE) > 1, platform
 
 
 # --- the sentiment, responsiveness and leaderboard marts (issue 4) -------------------------
