@@ -62,13 +62,13 @@ def test_a_late_run_alerts_through_the_deadline_and_pools_exist(
                 errors = api(url, "/api/v2/importErrors", token)
                 assert errors["total_entries"] == 0, errors
                 dags = {d["dag_id"] for d in api(url, "/api/v2/dags", token)["dags"]}
-                if "missionpulse_daily" in dags:
+                if "extract_x" in dags:
                     break
                 time.sleep(5)
             # paused: the run stays queued, so it cannot finish before its deadline
             run = api(
                 url,
-                "/api/v2/dags/missionpulse_daily/dagRuns",
+                "/api/v2/dags/extract_x/dagRuns",
                 token,
                 body={"logical_date": "2026-11-21T00:00:00Z", "conf": {}},
             )
@@ -82,9 +82,9 @@ def test_a_late_run_alerts_through_the_deadline_and_pools_exist(
     assert hook.received, "no deadline alert reached the webhook within 3 minutes"
     body = hook.received[0]["json"]
     assert body["event"] == "deadline_missed"
-    assert body["dag_id"] == "missionpulse_daily"
+    assert body["dag_id"] == "extract_x"
     assert body["day"] == "2026-11-20"  # the data interval [11-20, 11-21)
     assert body["run_id"] == run["dag_run_id"]
-    assert body["text"].startswith("MissionPulse run late: missionpulse_daily day 2026-11-20")
+    assert body["text"].startswith("MissionPulse run late: extract_x day 2026-11-20")
     assert "had not finished by its deadline" in body["text"] and "(state queued)" in body["text"]
-    assert body["log_url"].startswith(f"{url}/dags/missionpulse_daily/runs/")
+    assert body["log_url"].startswith(f"{url}/dags/extract_x/runs/")

@@ -349,17 +349,16 @@ def wait_backend_gone(conn: psycopg.Connection[Any], pid: int, timeout_s: float 
 
 
 def latest_task_tries(state_dir: Path) -> dict[str, int]:
-    """task_id -> try number of the latest run of the daily DAG, from Airflow's metadata."""
+    """``dag_id.task_id`` -> try number (the highest of a mapped task's), over the latest
+    run of each of the day's DAGs, from Airflow's metadata."""
     with sqlite3.connect(state_dir / "airflow" / "airflow.db") as meta:
-        (run_id,) = meta.execute(
-            "select run_id from dag_run where dag_id = 'missionpulse_daily' "
-            "order by id desc limit 1"
-        ).fetchone()
         return dict(
             meta.execute(
-                "select task_id, try_number from task_instance "
-                "where dag_id = 'missionpulse_daily' and run_id = ?",
-                (run_id,),
+                "select ti.dag_id || '.' || ti.task_id, max(ti.try_number)"
+                " from task_instance ti join dag_run r"
+                " on r.dag_id = ti.dag_id and r.run_id = ti.run_id"
+                " where r.id in (select max(id) from dag_run group by dag_id)"
+                " group by ti.dag_id, ti.task_id"
             ).fetchall()
         )
 
