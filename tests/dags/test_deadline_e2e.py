@@ -2,7 +2,7 @@
 
 Starts the standalone (scheduler, triggerer, DAG processor, API) in a throwaway state dir
 with a webhook receiver configured and a deadline of a few seconds, triggers a run of the
-paused daily DAG (so it stays queued and cannot finish), and waits for the triggerer to
+paused extract_x DAG (so it stays queued and cannot finish), and waits for the triggerer to
 run the deadline callback, which posts to the webhook naming the DAG and the day. Also
 checks that the platforms' pools exist in that Airflow (created by ``airflow start``).
 """
