@@ -14,6 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,18 @@ def _test_run(dag: Any, *, logical_date: datetime | None, conf: dict[str, Any]) 
     return DagRunOutcome(dag.dag_id, dag_run.run_id, str(dag_run.state), failed)
 
 
+@cache
+def _dag_bag() -> Any:
+    """The project's DAGs, parsed once per process (a backfill runs many days)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(settings.project_root() / "dags"))
+    if bag.import_errors:
+        problems = "\n".join(f"{f}: {e}" for f, e in bag.import_errors.items())
+        raise RuntimeError(f"the DAGs do not import:\n{problems}")
+    return bag
+
+
 def run_day(day: date, faults: str = "none", platforms: str = "all") -> RunOutcome:
     """Run one UTC day (data interval [day, day+1)) through all the DAGs, in this process:
     each platform's extract DAG, then transform_warehouse, score_sentiment and publish,
@@ -208,12 +221,7 @@ def run_day(day: date, faults: str = "none", platforms: str = "all") -> RunOutco
     ``platforms`` is "all" or a comma-separated subset: only those are extracted, and only
     those are rebuilt; the others' published rows for the day stay as they are.
     """
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(str(settings.project_root() / "dags"))
-    if bag.import_errors:
-        problems = "\n".join(f"{f}: {e}" for f, e in bag.import_errors.items())
-        raise RuntimeError(f"the DAGs do not import:\n{problems}")
+    bag = _dag_bag()
     wanted = (
         list(settings.PLATFORMS)
         if platforms == "all"
