@@ -7,6 +7,7 @@ that needs them, so ``missionpulse warehouse url`` answers in a fraction of a se
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -482,6 +483,100 @@ def audit_report(first: str, last: str, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     click.echo(f"wrote {out} ({len(page) // 1024} KiB)")
+
+
+# --- marts publication ----------------------------------------------------------------
+
+
+@main.group("marts")
+def marts_group() -> None:
+    """The marts publication: who holds its lock, unlock a dead run, drop old shadows."""
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n // 1024} KiB"
+
+
+@marts_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--last", default=5, show_default=True, help="How many publications to list.")
+def marts_status(as_json: bool, last: int) -> None:
+    """The publication lock, the latest publications and the shadow schemas left."""
+    from missionpulse import marts_publish, warehouse
+
+    url = warehouse.ensure_running()
+    holder = marts_publish.lock_holder(url)
+    recent = marts_publish.recent_publications(url, last)
+    left = marts_publish.shadows(url)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "lock": holder,
+                    "publications": recent,
+                    "shadows": [dataclasses.asdict(s) for s in left],
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    if holder:
+        click.echo(
+            f"lock: held by run {holder['dag_run_id']} (day {holder['day']}, building "
+            f"{holder['shadow']}) since {holder['acquired_at']:%Y-%m-%d %H:%M:%S %Z}, "
+            f"last heard of {holder['silent_s']:.0f} s ago"
+        )
+    else:
+        click.echo("lock: free")
+    click.echo("publications (newest first):" if recent else "publications: none yet")
+    for pub in recent:
+        why = f": {pub['reason']}" if pub["reason"] and pub["status"] != "published" else ""
+        click.echo(f"  {pub['day']}  {pub['status']:<9} run {pub['dag_run_id']}{why}")
+    click.echo("shadow schemas left:" if left else "shadow schemas left: none")
+    for shadow in left:
+        note = "being built (locked)" if shadow.locked else (shadow.status or "no record")
+        click.echo(f"  {shadow.schema}  {_size(shadow.size_bytes):>10}  {note}")
+
+
+@marts_group.command("unlock")
+@click.option("--run", "dag_run_id", required=True, help="The dead holder's run id (see status).")
+def marts_unlock(dag_run_id: str) -> None:
+    """Release the lock of a run that died holding it; marts stays as published."""
+    import getpass
+
+    from missionpulse import marts_publish, warehouse
+
+    try:
+        released = marts_publish.release(
+            warehouse.ensure_running(), dag_run_id, operator=getpass.getuser()
+        )
+    except marts_publish.PublishError as err:
+        _fail(str(err))
+    click.echo(
+        f"released the lock of run {released['dag_run_id']} (day {released['day']}); "
+        f"marts unchanged, {released['shadow']} kept for inspection. Rerun the day with: "
+        f"missionpulse run --date {released['day']}"
+    )
+
+
+@marts_group.command("drop-shadows")
+@click.option(
+    "--date", "days", multiple=True, type=_parse_day, metavar="YYYY-MM-DD", help="Only this day."
+)
+@click.option("--all", "all_days", is_flag=True, help="Every shadow not being built.")
+def marts_drop_shadows(days: tuple[date, ...], all_days: bool) -> None:
+    """Drop shadow schemas left by withheld days, once inspected (never a locked one)."""
+    from missionpulse import marts_publish, warehouse
+
+    if bool(days) == all_days:
+        raise click.UsageError("give one or more --date D, or --all")
+    dropped = marts_publish.drop_shadows(
+        warehouse.ensure_running(), None if all_days else list(days)
+    )
+    for name in dropped:
+        click.echo(f"dropped {name}")
+    click.echo(f"{len(dropped)} shadow schema(s) dropped")
 
 
 # --- scorecard -------------------------------------------------------------------------

@@ -24,6 +24,8 @@ session advisory lock: the steps run as separate Airflow tasks, possibly in sepa
 processes. A run that finds it held waits; it takes the lock over when the holder is the
 same DAG run (a retry), when Airflow says the holder's run has finished, or when the holder
 has not been heard of for ``MISSIONPULSE_MARTS_LOCK_STALE_S`` seconds (default 3 hours).
+``missionpulse marts status|unlock|drop-shadows`` (the functions at the end) let the data
+team see the lock and the shadows, release a dead run's lock at once, and drop shadows.
 """
 
 from __future__ import annotations
@@ -268,7 +270,8 @@ def stage(
                 f"the marts for {day} cannot be built: run {holder['dag_run_id']} (day "
                 f"{holder['day']}, shadow {holder['shadow']}) has held the publication lock "
                 f"since {holder['acquired_at']:%Y-%m-%d %H:%M:%S %Z}. Wait for it to finish, or "
-                "if it is dead: delete from audit.marts_publish_lock; then rerun the day"
+                f"if it is dead: missionpulse marts unlock --run '{holder['dag_run_id']}'; "
+                "then rerun the day"
             )
         log.info(
             "marts publication lock held by run %s (day %s): waiting",
@@ -381,3 +384,148 @@ def withhold(url: str, day: date, dag_run_id: str, reason: str, marts: str = MAR
             (reason, dag_run_id, schema),
         ).rowcount
     return bool(released or staged)
+
+
+# ------------------------------------------------------------------ operator commands
+# ``missionpulse marts status|unlock|drop-shadows``: what the data team needs when a run
+# died holding the lock, or withheld days left their shadows behind for inspection.
+
+
+@dataclass(frozen=True)
+class ShadowInfo:
+    schema: str
+    day: date
+    size_bytes: int
+    locked: bool  # the lock's holder is building in it: never dropped
+    status: str | None  # its latest publication record: staged / published / withheld
+    reason: str | None
+
+
+def lock_holder(url: str, marts: str = MARTS) -> dict[str, Any] | None:
+    """Who holds the publication lock (run, day, shadow, since when, silent seconds)."""
+    ensure_tables(url)
+    with db.connect(url) as conn:
+        row = conn.execute(
+            "select dag_run_id, batch_date, shadow_schema, acquired_at, heartbeat_at,"
+            " extract(epoch from now() - heartbeat_at)::float8"
+            " from audit.marts_publish_lock where lock_name = %s",
+            (marts,),
+        ).fetchone()
+    if row is None:
+        return None
+    keys = ("dag_run_id", "day", "shadow", "acquired_at", "heartbeat_at", "silent_s")
+    return dict(zip(keys, row, strict=True))
+
+
+def shadows(url: str, marts: str = MARTS) -> list[ShadowInfo]:
+    """The shadow schemas present, oldest day first, with their latest publication record."""
+    holder = lock_holder(url, marts)
+    pattern = re.compile(rf"^{re.escape(marts)}_shadow_(\d{{8}})$")
+    found = []
+    with db.connect(url) as conn:
+        rows = conn.execute(
+            "select n.nspname, coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint"
+            " from pg_namespace n left join pg_class c"
+            "   on c.relnamespace = n.oid and c.relkind in ('r', 'm', 'p')"
+            " where n.nspname like %s group by n.nspname order by n.nspname",
+            (f"{marts}_shadow_".replace("_", r"\_") + "%",),
+        ).fetchall()
+        for name, size in rows:
+            match = pattern.match(name)
+            if not match:
+                continue
+            day = date(int(match[1][:4]), int(match[1][4:6]), int(match[1][6:]))
+            record = conn.execute(
+                "select status, reason from audit.mart_publications where shadow_schema = %s"
+                " order by staged_at desc limit 1",
+                (name,),
+            ).fetchone()
+            found.append(
+                ShadowInfo(
+                    schema=name,
+                    day=day,
+                    size_bytes=int(size),
+                    locked=bool(holder and holder["shadow"] == name),
+                    status=record[0] if record else None,
+                    reason=record[1] if record else None,
+                )
+            )
+    return found
+
+
+def recent_publications(url: str, limit: int = 10, marts: str = MARTS) -> list[dict[str, Any]]:
+    """The latest publication records (newest first) of ``marts``' shadows."""
+    ensure_tables(url)
+    with db.connect(url) as conn:
+        rows = conn.execute(
+            "select batch_date, dag_run_id, status, reason, staged_at, finished_at"
+            " from audit.mart_publications where shadow_schema like %s"
+            " order by staged_at desc limit %s",
+            (f"{marts}_shadow_".replace("_", r"\_") + "%", limit),
+        ).fetchall()
+    keys = ("day", "dag_run_id", "status", "reason", "staged_at", "finished_at")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def release(url: str, dag_run_id: str, operator: str, marts: str = MARTS) -> dict[str, Any]:
+    """Release the lock held by ``dag_run_id`` (a run that died holding it), without
+    publishing: its staged publication is recorded as withheld, ``marts`` is unchanged and
+    its shadow stays. Refuses when another run (or nobody) holds the lock, so a stale
+    command line never frees a live run's lock."""
+    ensure_tables(url)
+    with db.connect(url) as conn, conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-marts-publish'))")
+        row = conn.execute(
+            "select dag_run_id, batch_date, shadow_schema from audit.marts_publish_lock"
+            " where lock_name = %s for update",
+            (marts,),
+        ).fetchone()
+        if row is None:
+            raise PublishError(f"nobody holds the {marts} publication lock: nothing to release")
+        if row[0] != dag_run_id:
+            raise PublishError(
+                f"the {marts} publication lock is held by run {row[0]} (day {row[1]}), not "
+                f"{dag_run_id}: nothing released. Check `missionpulse marts status` and pass "
+                "the holder's run id if that run is dead"
+            )
+        conn.execute("delete from audit.marts_publish_lock where lock_name = %s", (marts,))
+        conn.execute(
+            "update audit.mart_publications set status = 'withheld', reason = %s,"
+            " finished_at = now() where dag_run_id = %s and shadow_schema = %s"
+            " and status = 'staged'",
+            (f"lock released by {operator} (missionpulse marts unlock)", dag_run_id, row[2]),
+        )
+    log.warning(
+        "marts publication lock of run %s (day %s) released by %s; %s keeps its published"
+        " state, %s stays for inspection",
+        dag_run_id,
+        row[1],
+        operator,
+        marts,
+        row[2],
+    )
+    return {"dag_run_id": dag_run_id, "day": row[1], "shadow": row[2]}
+
+
+def drop_shadows(url: str, days: list[date] | None = None, marts: str = MARTS) -> list[str]:
+    """Drop the shadow schemas of ``days`` (all of them when None), once inspected. The
+    shadow the lock's holder is building in is never dropped."""
+    dropped = []
+    for shadow in shadows(url, marts):
+        if days is not None and shadow.day not in days:
+            continue
+        if shadow.locked:
+            log.warning("%s is being built by the lock's holder: not dropped", shadow.schema)
+            continue
+        with db.connect(url) as conn, conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-marts-publish'))")
+            held = conn.execute(
+                "select 1 from audit.marts_publish_lock where lock_name = %s"
+                " and shadow_schema = %s",
+                (marts, shadow.schema),
+            ).fetchone()
+            if held:  # taken since we looked
+                continue
+            conn.execute(sql.SQL("drop schema {} cascade").format(_ident(shadow.schema)))
+        dropped.append(shadow.schema)
+    return dropped

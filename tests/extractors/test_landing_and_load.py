@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import json
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from extractors.common.landing import Manifest, read_records, write_batch
+from extractors.common.landing import Manifest, read_records, sha256_of, write_batch
 from extractors.common.load import EntitySpec, KeyColumn, load_manifest, load_manifests
 from extractors.common.window import Window
 from tests.warehouse_support import forget_days
@@ -158,6 +160,188 @@ def test_bad_timestamps_land_with_an_empty_typed_column(
         (day.start,),
     ).fetchone()
     assert created is None and raw_value == "yesterday-ish"
+
+
+EDGE = EntitySpec(
+    "testplat",
+    "edge",
+    [
+        KeyColumn("handle", "text", ("request", "handle")),
+        KeyColumn("post_id", "text", ("data", "id")),
+        KeyColumn("created_at", "timestamptz", ("data", "created_at")),
+    ],
+)
+
+
+def hand_made_file(root: Path, day: Window, members: list[bytes], rows: int) -> Manifest:
+    """A landing file written byte for byte (gzip members concatenated), with its manifest."""
+    folder = root / "testplat" / "edge" / f"dt={day.day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    load_id = f"hand-made-{uuid.uuid4().hex[:8]}"
+    path = folder / f"{load_id}.jsonl.gz"
+    path.write_bytes(b"".join(gzip.compress(member, mtime=0) for member in members))
+    return Manifest(
+        platform="testplat",
+        entity="edge",
+        load_id=load_id,
+        interval_start=day.start.isoformat(),
+        interval_end=day.end.isoformat(),
+        rows=rows,
+        sha256=sha256_of(path),
+        data_file=str(path),
+        created_at=day.end.isoformat(),
+        stats={},
+    )
+
+
+def stored(conn: psycopg.Connection, load_id: str) -> list[tuple]:
+    return conn.execute(
+        "select handle, post_id, created_at, payload::text from raw.testplat__edge "
+        "where _load_id = %s order by _row_number",
+        (load_id,),
+    ).fetchall()
+
+
+def as_before(conn: psycopg.Connection, record: object, line: str | None = None) -> tuple:
+    """The row the row-by-row loader stored: ``KeyColumn.extract``, jsonb of ``json.dumps``.
+
+    For a line not written by ``write_batch`` (``line``), the payload is the jsonb of the
+    line as written: a number spelled ``1E5`` stays ``100000``, not ``json.dumps``'s
+    ``100000.0``.
+    """
+    payload = line or json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    (jsonb_text,) = conn.execute("select %s::jsonb::text", (payload,)).fetchone()
+    keys = [k.extract(record) if isinstance(record, dict) else None for k in EDGE.keys]
+    return (*keys, jsonb_text)
+
+
+@pytest.mark.integration
+def test_awkward_records_are_stored_as_the_row_by_row_loader_stored_them(
+    conn: psycopg.Connection, landing_root: Path
+) -> None:
+    awkward: list[object] = [
+        {
+            "request": {"handle": "a\\b\tc\nd\re"},
+            "data": {
+                "id": 12345678901234567890123,
+                "created_at": "2026-11-20T10:00:00.123456+05:30",
+                "text": 'back\\slash "quote" tab\t nl\n cr\r é 😀 \u2028 \x01 \x7f \\N',
+                "big": 1.5e300,
+                "small": 5e-324,
+                "neg": -0.0,
+                "list": [1, [2, {"z": None}]],
+            },
+        },
+        {"request": {"handle": "b"}, "data": {"id": True, "created_at": "not a time"}},
+        {"request": {"handle": None}, "data": {"id": 1.0, "created_at": 1700000000}},
+        {"request": {"handle": ["x"]}, "data": {"id": {"nested": 1}}},
+        {"request": "flat", "data": None},
+        {},
+        [1, 2],
+        "just a string",
+    ]
+    manifest = write_batch(landing_root, "testplat", "edge", WINDOW, awkward)
+
+    assert load_manifest(conn, EDGE, manifest) == len(awkward)
+
+    assert stored(conn, manifest.load_id) == [as_before(conn, r) for r in awkward]
+
+
+@pytest.mark.integration
+def test_hand_made_lines_are_read_as_gzip_open_reads_them(
+    conn: psycopg.Connection, landing_root: Path
+) -> None:
+    # blank lines skipped, \r and \r\n end lines, escapes and spacing as written, two gzip
+    # members, and a last line without a newline
+    members = [
+        b'{"request": {"handle": "a"}, "data": {"id": "1"}}\r{"data":{"id":"2"}}\n\n  \n',
+        b'{"data":{"text":"\\u00e9\\/\\t"}, "data2": 1E5}\r\n{"data":{"id":"4","id":"5"}}',
+    ]
+    manifest = hand_made_file(landing_root, WINDOW, members, rows=4)
+
+    assert load_manifest(conn, EDGE, manifest) == 4
+
+    lines = [
+        line
+        for member in members
+        for line in member.decode().replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        if line.strip()
+    ]
+    assert stored(conn, manifest.load_id) == [as_before(conn, json.loads(x), x) for x in lines]
+
+
+@pytest.mark.integration
+def test_a_transform_gives_the_keys_and_the_payload(
+    conn: psycopg.Connection, landing_root: Path
+) -> None:
+    def renamed(record: dict) -> dict:
+        return {**record, "request": {"handle": record["request"]["handle"].upper()}}
+
+    manifest = write_batch(landing_root, "testplat", "edge", WINDOW, records("a", 2))
+
+    assert load_manifest(conn, EDGE, manifest, transform=renamed) == 2
+
+    expected = [as_before(conn, renamed(r)) for r in records("a", 2)]
+    assert stored(conn, manifest.load_id) == expected
+    assert expected[0][0] == "A"
+
+
+@pytest.mark.integration
+def test_a_malformed_line_is_refused_naming_it_and_the_partition_stays(
+    conn: psycopg.Connection, landing_root: Path
+) -> None:
+    day = Window.for_day(date(2026, 11, 21))
+    good = write_batch(landing_root, "testplat", "edge", day, records("a", 2))
+    load_manifest(conn, EDGE, good)
+    conn.commit()
+    broken = hand_made_file(
+        landing_root, day, [b'{"data": {"id": "1"}}\n{"data": {"id": "2"\n'], rows=2
+    )
+    short = hand_made_file(landing_root, day, [b'{"data": {"id": "1"}}\n'], rows=2)
+
+    with pytest.raises(ValueError) as refused:
+        load_manifest(conn, EDGE, broken)
+    conn.rollback()
+    with pytest.raises(ValueError, match="has 1 rows, manifest says 2; re-extract the day"):
+        load_manifest(conn, EDGE, short)
+    conn.rollback()
+
+    message = str(refused.value)
+    assert str(broken.path) in message and "line 2 " in message
+    assert "testplat/edge" in message and "2026-11-21" in message
+    assert "re-extract the day" in message
+    assert [r[1] for r in stored(conn, good.load_id)] == ["p0", "p1"]
+    assert conn.execute(
+        "select load_id from audit.raw_loads where platform = 'testplat' and entity = 'edge' "
+        "and interval_start = %s and superseded_by is null",
+        (day.start,),
+    ).fetchall() == [(good.load_id,)]
+
+
+@pytest.mark.integration
+def test_a_short_batch_leaves_the_whole_day_as_it_was(
+    conn: psycopg.Connection, landing_root: Path
+) -> None:
+    """The batched load goes through the same checked COPY path: one bad batch file and
+    the good batches before it are rolled back together."""
+    day = Window.for_day(date(2026, 11, 22))
+    good = write_batch(landing_root, "testplat", "edge", day, records("a", 2))
+    load_manifest(conn, EDGE, good)
+    conn.commit()
+    rerun = write_batch(landing_root, "testplat", "edge", day, records("b", 3))
+    short = hand_made_file(landing_root, day, [b'{"data": {"id": "1"}}\n'], rows=2)
+
+    with pytest.raises(ValueError, match="has 1 rows, manifest says 2; re-extract the day"):
+        load_manifests(conn, EDGE, [rerun, short])
+    conn.rollback()
+
+    assert [r[1] for r in stored(conn, good.load_id)] == ["p0", "p1"]
+    assert stored(conn, rerun.load_id) == []
+    assert conn.execute(
+        "select load_id from audit.raw_loads where platform = 'testplat' and entity = 'edge' "
+        "and interval_start = %s and superseded_by is null",
+        (day.start,),
+    ).fetchall() == [(good.load_id,)]
 
 
 @pytest.fixture(scope="module", autouse=True)

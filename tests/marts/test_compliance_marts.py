@@ -77,6 +77,10 @@ def built(
         conn.execute("delete from raw.x__profiles where _interval_start >= %s", (DAY1,))
         if conn.execute("select to_regclass('marts.snp_handle_profiles')").fetchone()[0]:
             conn.execute("delete from marts.snp_handle_profiles where handle_key like 'x:%%'")
+        # the latest observation per handle is kept incrementally: forget the X ones too
+        latest = "marts.int_handle_profile_observations_latest"
+        if conn.execute(f"select to_regclass('{latest}')").fetchone()[0]:
+            conn.execute(f"delete from {latest} where platform = 'x'")
     load_config(settings.config_dir())
     raw_x.day(
         DAY1,

@@ -1,7 +1,8 @@
 {#- Every validated profile observation of a registry handle, with the policy's profile
     checks evaluated on it: one row per (handle_key, observed_date). A check is null when
     the observation cannot say (no display name, no avatar hash, a platform that does not
-    report verification); its `*_failure` text is set only when the check fails. -#}
+    report verification); its `*_failure` text is set only when the check fails. A view
+    over all history: readers filter it on interval_start (the raw partition, indexed). -#}
 with
 
 handles as (
@@ -24,84 +25,13 @@ profiles as (
             avatar_phash,
             avatar_sha256,
             is_verified,
-            followers_count
+            followers_count,
+            interval_start
         from {{ ref('stg_' ~ platform ~ '__profiles') }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
-joined as (
-    select
-        handles.*,
-        profiles.platform_user_id,
-        profiles.observed_date,
-        profiles.observed_at,
-        profiles.display_name,
-        profiles.bio,
-        profiles.website_url,
-        profiles.link_urls,
-        profiles.avatar_url,
-        profiles.avatar_phash,
-        profiles.avatar_sha256,
-        profiles.is_verified,
-        profiles.followers_count,
-        {{ hamming_distance('profiles.avatar_phash', 'handles.avatar_reference_phash') }}
-            as avatar_hamming_distance
-    from handles
-    inner join profiles
-        on handles.platform = profiles.platform
-        and lower(handles.handle) = lower(profiles.handle)
-),
-
-checked as (
-    select
-        *,
-        display_name ~ display_name_regex as is_display_name_passed,
-        case
-            when coalesce(bio, website_url, link_urls) is not null
-                then strpos(
-                        lower(concat_ws(' ', bio, website_url, link_urls)),
-                        bio_required_link_normalised
-                    ) > 0
-        end as is_bio_link_passed,
-        strpos(lower(bio), lower(bio_required_text)) > 0 as is_bio_text_passed,
-        avatar_hamming_distance <= avatar_max_hamming_distance as is_avatar_passed,
-        case when is_verification_required then is_verified else true end
-            as is_verification_passed
-    from joined
-),
-
-final as (
-    select
-        *,
-        case
-            when not is_display_name_passed
-                then format(
-                        '%s display name "%s" does not match %s', platform, display_name, display_name_pattern
-                    )
-        end as display_name_failure,
-        case
-            when not is_bio_link_passed
-                then format('%s bio and website do not carry the link %s', platform, bio_required_link)
-        end as bio_link_failure,
-        case
-            when not is_bio_text_passed
-                then format('%s bio does not carry "%s"', platform, bio_required_text)
-        end as bio_text_failure,
-        case
-            when not is_avatar_passed
-                then format(
-                        '%s profile picture is %s bits from the reference emblem (at most %s allowed)',
-                        platform,
-                        avatar_hamming_distance,
-                        avatar_max_hamming_distance
-                    )
-        end as avatar_failure,
-        case
-            when not is_verification_passed
-                then format('%s account %s is not verified', platform, handle)
-        end as verification_failure
-    from checked
-)
+{{ handle_profile_checks() }}
 
 select * from final

@@ -4,7 +4,10 @@
         unique_key=['mission_id', 'week_start_date'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['week_start_date']}, {'columns': ['mission_id']}],
+        indexes=[
+            {'columns': ['week_start_date']},
+            {'columns': ['mission_id', 'week_start_date'], 'unique': True}
+        ],
         pre_hook='set local jit = off'
     )
 }}
@@ -39,6 +42,15 @@ handles as (
 
 observations as (
     select * from {{ ref('int_handle_profiles_checked') }}
+    {% if run_interval_set() -%}
+    -- the partitions of the weeks built (see weeks): a filter on the raw partition column,
+    -- so the scan reads those days, not every profile of the history
+    where interval_start
+            >= date_trunc('week', {{ run_start_date() }})::date::timestamp at time zone 'utc'
+        and interval_start < (
+            date_trunc('week', '{{ var("end_date") }}'::date - 1)::date + 7
+        )::timestamp at time zone 'utc'
+    {%- endif %}
 ),
 
 engagement as (

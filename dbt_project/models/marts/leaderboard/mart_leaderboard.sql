@@ -4,7 +4,10 @@
         unique_key=['week_start_date', 'mission_id'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['week_start_date']}, {'columns': ['mission_id']}]
+        indexes=[
+            {'columns': ['week_start_date']},
+            {'columns': ['mission_id', 'week_start_date'], 'unique': True}
+        ]
     )
 }}
 

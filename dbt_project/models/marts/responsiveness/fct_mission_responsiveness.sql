@@ -4,7 +4,10 @@
         unique_key=['mission_id', 'platform', 'week_start_date'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['week_start_date']}, {'columns': ['mission_id', 'platform']}]
+        indexes=[
+            {'columns': ['week_start_date']},
+            {'columns': ['mission_id', 'platform', 'week_start_date'], 'unique': True}
+        ]
     )
 }}
 

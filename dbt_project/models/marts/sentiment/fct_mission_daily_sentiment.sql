@@ -4,7 +4,10 @@
         unique_key=['mission_id', 'platform', 'activity_date'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['activity_date']}, {'columns': ['mission_id', 'platform']}]
+        indexes=[
+            {'columns': ['activity_date']},
+            {'columns': ['mission_id', 'platform', 'activity_date'], 'unique': True}
+        ]
     )
 }}
 
