@@ -7,6 +7,9 @@ Each platform package (``extractors.<platform>``) exposes:
 - ``run(window, handles, client, landing_root, pseudonym, *, now=None) -> ExtractResult``,
   which lands one file per entity and never raises for one handle's failure (it records
   it), only for failures that would hit every handle (authentication, permissions).
+  An extractor that must know the missions beyond its batch of ``handles`` also takes
+  ``missions`` (every handle of the platform active that day): X, whose replies by any
+  mission keep their user id.
 """
 
 from __future__ import annotations

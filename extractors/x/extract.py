@@ -105,6 +105,37 @@ def pseudonymise_reply(
     return out
 
 
+def mission_user_ids(
+    client: ApiClient,
+    users: dict[str, dict[str, Any]],
+    batch: Sequence[HandleRef],
+    missions: Sequence[HandleRef],
+) -> frozenset[str]:
+    """The user ids of every mission handle of the day, not only of this batch's.
+
+    A day is extracted in batches of handles, and a mission replying in another mission's
+    conversation is a mission, not audience: its reply keeps its id (response times) only
+    if the id is known here. The batch's own ids come from its lookup (``users``); the
+    other handles' from the registry's ``platform_account_id``, or, for handles without
+    one, from one more user lookup (100 names a request). Unknown names are not this
+    batch's failures: their own batch records them.
+    """
+    ids = {str(u["id"]) for u in users.values() if u.get("id")}
+    own = {ref.handle.lower() for ref in batch}
+    unresolved: list[str] = []
+    for ref in missions:
+        if ref.handle.lower() in own:
+            continue
+        if ref.account_id:
+            ids.add(ref.account_id)
+        else:
+            unresolved.append(ref.handle)
+    if unresolved:
+        found, _unknown = lookup_users(client, unresolved)
+        ids.update(str(u["id"]) for u in found.values() if u.get("id"))
+    return frozenset(ids)
+
+
 # --- API walks ---------------------------------------------------------------------------
 
 
@@ -205,8 +236,12 @@ def run(
     now: datetime | None = None,
     conversation_lookback_days: int = RECENT_SEARCH_DAYS,
     max_query_chars: int = 512,
+    missions: Sequence[HandleRef] = (),
 ) -> ExtractResult:
     """Extract ``window`` for ``handles`` and write one landing file per entity.
+
+    ``missions`` are all of the day's X handles in the registry, ``handles`` (one batch)
+    among them: a reply by any of them keeps its user id (see :func:`mission_user_ids`).
 
     A handle that fails is recorded in ``result.failures`` and the others go on; an
     authentication or permission failure stops the platform (it would fail every handle).
@@ -223,7 +258,7 @@ def run(
     profiles: list[dict[str, Any]] = []
     posts: list[dict[str, Any]] = []
     comments: list[dict[str, Any]] = []
-    mission_ids = frozenset(str(u["id"]) for u in users.values() if u.get("id"))
+    mission_ids = mission_user_ids(client, users, handles, missions)
     full_archive = needs_full_archive(window, now)
     avatars = AvatarFetcher(client)
     lookback_start = window.start - timedelta(days=conversation_lookback_days - 1)

@@ -49,3 +49,19 @@ def test_bad_batch_size_is_named(monkeypatch: pytest.MonkeyPatch, bad: str) -> N
 def test_unknown_platform_is_named_before_anything_is_mapped() -> None:
     with pytest.raises(ValueError, match="unknown platform 'myspace'"):
         pipeline.plan_extract("myspace", DAY)
+
+
+def test_every_batch_of_x_knows_all_the_days_missions() -> None:
+    """Batch 2 of X gets every X handle of the day as ``missions`` (its replies by missions
+    of batch 1 stay un-pseudonymised); extractors without the parameter get nothing."""
+    from extractors import facebook, x
+
+    batches = pipeline.plan_extract("x", DAY, batch_size=7)
+    assert len(batches) > 1
+    missions = pipeline._missions_of_the_day(x, "x", DAY)["missions"]
+    active = pipeline.registry().handles_for("x", on=DAY)
+    assert [(m.handle, m.account_id) for m in missions] == [
+        (h.handle, h.platform_account_id) for h in active
+    ]
+    assert {h["handle"] for h in batches[1]["handles"]} < {m.handle for m in missions}
+    assert pipeline._missions_of_the_day(facebook, "facebook", DAY) == {}
