@@ -1,5 +1,6 @@
-"""The scale-out check (``make distributed-check``): one day of the daily DAG on a local
-Celery Airflow with two workers, its marts compared with the single-machine run.
+"""The scale-out check (``make distributed-check``): one day through the seven DAGs (four
+extract DAGs, then the asset-scheduled transform_warehouse, score_sentiment and publish) on
+a local Celery Airflow with two workers, its marts compared with the single-machine run.
 
 The end-to-end test runs the real check as a user would (``python -m
 missionpulse.distributed``: Redis, a PostgreSQL metadata DB, api-server, scheduler,
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ import pytest
 
 from missionpulse import distributed, processes
 
-DAY = datetime.now(UTC).date() - timedelta(days=3)
+# the latest complete day: the one the scheduler runs now (the check refuses another)
+DAY = distributed.default_day()
 
 
 def test_worker_hostname_comes_from_the_workers_environment(
@@ -91,6 +93,16 @@ def test_checksums_cover_the_day_and_ignore_the_build_clock(
     assert changed["weekly"] == first["weekly"] and changed["dim"] == first["dim"]
 
 
+def test_the_check_refuses_a_day_the_scheduler_would_not_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With the scheduler creating runs, an older day would run beside the latest one."""
+    with pytest.raises(SystemExit) as refused:
+        distributed.main(["--date", (DAY - timedelta(days=2)).isoformat()])
+    assert refused.value.code == 2
+    assert f"is not the latest complete day ({DAY})" in capsys.readouterr().err
+
+
 def test_the_check_refuses_a_folder_that_is_not_its_own(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
     with pytest.raises(distributed.DistributedCheckError, match="not a distributed check"):
@@ -137,6 +149,12 @@ def check() -> Iterator[dict[str, Any]]:
 def test_the_day_ran_on_both_celery_workers(check: dict[str, Any]) -> None:
     assert check["run_state"] == "success", check["stdout"][-3000:]
     assert not check["failed_tasks"]
+    # one run of each DAG for the day: the triggered extract runs, and the runs the
+    # scheduler created from the day's asset events (none of its own beside them)
+    assert set(check["runs"]) == set(distributed.DAG_IDS)
+    assert all(run.endswith(": success") for run in check["runs"].values()), check["runs"]
+    extract_runs = {check["runs"][d] for d in distributed.EXTRACT_DAG_IDS}
+    assert extract_runs == {f"distributed_check__{DAY}: success"}
     per_worker = check["tasks_per_worker"]
     assert set(per_worker) == set(distributed.WORKERS), per_worker
     assert all(per_worker[w] > 0 for w in distributed.WORKERS), per_worker
