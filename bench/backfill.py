@@ -121,10 +121,11 @@ def row_counts(url: str) -> dict[str, int]:
 
 
 def task_seconds(state: Path, first: date, last: date, since: datetime) -> dict[str, float]:
-    """Seconds per task (dbt task groups summed per group) of the pass's runs, most first."""
+    """Seconds per ``<DAG>.<task>`` (dbt task groups summed per group) of the pass's runs,
+    most first."""
     totals: dict[str, float] = {}
     for run in task_runs(state, first, last, since):
-        totals[run.stage] = totals.get(run.stage, 0.0) + run.seconds
+        totals[run.step] = totals.get(run.step, 0.0) + run.seconds
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
 

@@ -18,8 +18,12 @@ from pathlib import Path
 
 import psycopg
 
+from missionpulse.orchestration import DOWNSTREAM_DAG_IDS, extract_dag_id
+from missionpulse.settings import PLATFORMS
+
 BIN = Path(sys.executable).parent
-DAG_ID = "missionpulse_daily"
+# the DAGs a day runs through: one extract DAG per platform, then the asset-scheduled ones
+DAG_IDS = (*(extract_dag_id(p) for p in PLATFORMS), *DOWNSTREAM_DAG_IDS)
 
 
 def log(message: str) -> None:
@@ -106,6 +110,7 @@ def ensure_day(state: Path, url: str, day: date) -> None:
 
 @dataclass(frozen=True)
 class TaskRun:
+    dag_id: str
     task_id: str
     run_id: str
     day: date
@@ -122,6 +127,11 @@ class TaskRun:
         """The task's stage: its dbt task group, or the task itself."""
         return self.task_id.split(".")[0]
 
+    @property
+    def step(self) -> str:
+        """``<DAG>.<stage>``: the four extract DAGs have the same task ids."""
+        return f"{self.dag_id}.{self.stage}"
+
 
 def _utc(text: str) -> datetime:
     value = datetime.fromisoformat(text)
@@ -129,28 +139,40 @@ def _utc(text: str) -> datetime:
 
 
 def task_runs(state: Path, first: date, last: date, since: datetime) -> list[TaskRun]:
-    """The daily DAG's finished task instances for days ``first`` .. ``last`` that started
-    after ``since``, from Airflow's metadata DB (``<state>/airflow/airflow.db``).
+    """The finished task instances of the day's DAGs (:data:`DAG_IDS`) for days ``first`` ..
+    ``last`` that started after ``since``, from Airflow's metadata DB
+    (``<state>/airflow/airflow.db``).
 
-    ``dag.test`` makes a new run each time and keeps the earlier ones (and it sets a run's
-    own start_date to its logical date), so the task instances' start times tell runs apart.
+    ``missionpulse run`` gives every DAG's run of day D the logical date D + 1 (the
+    asset-scheduled DAGs have no data interval under ``dag.test``). ``dag.test`` makes a
+    new run each time and keeps the earlier ones (and it sets a run's own start_date to its
+    logical date), so the task instances' start times tell runs apart.
     """
     db_path = state / "airflow" / "airflow.db"
+    marks = ", ".join("?" for _ in DAG_IDS)
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
         rows = conn.execute(
-            "select ti.task_id, ti.run_id, r.data_interval_start, ti.start_date, ti.end_date,"
-            " ti.state from task_instance ti"
+            "select ti.dag_id, ti.task_id, ti.run_id, r.logical_date, ti.start_date,"
+            " ti.end_date, ti.state from task_instance ti"
             " join dag_run r on r.dag_id = ti.dag_id and r.run_id = ti.run_id"
-            " where ti.dag_id = ? and r.data_interval_start >= ? and r.data_interval_start < ?"
+            f" where ti.dag_id in ({marks}) and r.logical_date >= ? and r.logical_date < ?"
             " and ti.start_date >= ? and ti.end_date is not null order by ti.start_date",
             (
-                DAG_ID,
-                first.isoformat(),
-                (last + timedelta(days=1)).isoformat(),
+                *DAG_IDS,
+                (first + timedelta(days=1)).isoformat(),
+                (last + timedelta(days=2)).isoformat(),
                 since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
             ),
         ).fetchall()
     return [
-        TaskRun(task_id, run_id, _utc(interval).date(), _utc(started), _utc(ended), str(status))
-        for task_id, run_id, interval, started, ended, status in rows
+        TaskRun(
+            dag_id,
+            task_id,
+            run_id,
+            _utc(logical).date() - timedelta(days=1),
+            _utc(started),
+            _utc(ended),
+            str(status),
+        )
+        for dag_id, task_id, run_id, logical, started, ended, status in rows
     ]

@@ -4,14 +4,15 @@
                                   [--json OUT]
 
 Figures, not a pass/fail test. ``missionpulse run --date D`` (Airflow ``dag.test`` of the
-daily DAG against the local platform simulator: extract -> raw -> GX -> dbt via Cosmos ->
-sentiment -> marts validation -> publish) runs in the bench's own state folder
+day's seven DAGs against the local platform simulator: ``extract_<platform>`` x 4 (batches
+-> raw -> GX), then ``transform_warehouse`` (dbt via Cosmos), ``score_sentiment`` and
+``publish`` (marts validation, swap)) runs in the bench's own state folder
 (``--state-dir``, default ``$MISSIONPULSE_STATE_DIR`` or a new temporary folder). First,
 unless ``--no-warmup``, the day before runs once, so one-time costs (Airflow's metadata DB
 migration, Cosmos's ``dbt ls`` cache, schemas) stay out of the figures, as on a deployment
 that runs every day.
 
-Per stage, from the Airflow task instances' start and end times in Airflow's metadata DB:
+Per stage, from the task instances of the day's seven DAG runs in Airflow's metadata DB:
 seconds and share of the command's wall time (the reference measured in the same run).
 For the dbt stages also the dbt invocations' own elapsed time and the sum of their
 nodes' execution times (from ``audit.dbt_runs`` / ``audit.dbt_model_results`` /
@@ -46,17 +47,34 @@ from bench.common import (
 )
 
 PLATFORMS = ("x", "facebook", "instagram", "youtube")
-# (label, task ids or dbt group ids), in the DAG's order
+EXTRACT = tuple(f"extract_{p}" for p in PLATFORMS)
+# (label, ``<DAG>.<task or dbt group>`` steps), in the order a day flows through the DAGs
 STAGES: list[tuple[str, tuple[str, ...]]] = [
-    ("prepare", ("prepare",)),
-    *[(f"extract {p}", (f"extract_{p}",)) for p in PLATFORMS],
-    ("validate raw (GX, 4 platforms)", tuple(f"validate_{p}" for p in PLATFORMS)),
-    ("select publishable", ("select_publishable",)),
-    ("dbt: transform", ("transform",)),
-    ("sentiment scoring", ("score_sentiment",)),
-    ("dbt: sentiment marts", ("transform_sentiment",)),
-    ("validate marts (GX)", ("validate_marts",)),
-    ("publish (scorecard, checks)", ("publish_scorecard", "check_platforms")),
+    (
+        "prepare + plan (4 platforms)",
+        tuple(f"{d}.{t}" for d in EXTRACT for t in ("prepare", "plan")),
+    ),
+    *[(f"extract {p} (batches)", (f"extract_{p}.extract_batch",)) for p in PLATFORMS],
+    ("load raw (4 platforms)", tuple(f"{d}.load" for d in EXTRACT)),
+    ("validate raw (GX, 4 platforms)", tuple(f"{d}.validate" for d in EXTRACT)),
+    (
+        "announce + check (4 platforms)",
+        tuple(f"{d}.{t}" for d in EXTRACT for t in ("announce", "check")),
+    ),
+    (
+        "select publishable, stage marts",
+        ("transform_warehouse.select_publishable", "transform_warehouse.stage_marts"),
+    ),
+    ("dbt: transform", ("transform_warehouse.transform",)),
+    ("sentiment scoring", ("score_sentiment.day_context", "score_sentiment.score")),
+    ("dbt: sentiment marts", ("score_sentiment.transform_sentiment",)),
+    ("hand-offs (staged, sentiment)", ("transform_warehouse.hand_off", "score_sentiment.hand_off")),
+    ("validate marts (GX)", ("publish.day_context", "publish.validate_marts")),
+    ("dbt: audit marts", ("publish.transform_audit",)),
+    (
+        "publish (swap, scorecard, checks)",
+        ("publish.publish_marts", "publish.publish_scorecard", "publish.check_freshness"),
+    ),
 ]
 
 
@@ -76,8 +94,9 @@ def run_day(state: Path, day: date) -> tuple[float, datetime, int]:
     return elapsed, started_at, done.returncode
 
 
-def dbt_seconds(url: str, run_id: str) -> dict[str, dict[str, float]]:
-    """Per dbt task group: invocations, dbt's own elapsed seconds, sum of node seconds."""
+def dbt_seconds(url: str, run_ids: list[str]) -> dict[str, dict[str, float]]:
+    """Per dbt task group of the runs ``run_ids`` (the groups are in three DAGs, each named
+    once): invocations, dbt's own elapsed seconds, sum of node seconds."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             """
@@ -88,10 +107,10 @@ def dbt_seconds(url: str, run_id: str) -> dict[str, dict[str, float]]:
                        group by 1) m using (invocation_id)
             left join (select invocation_id, sum(execution_s) s from audit.dbt_test_results
                        group by 1) t using (invocation_id)
-            where r.dag_run_id = %s
+            where r.dag_run_id = any(%s)
             group by 1
             """,
-            (run_id,),
+            (run_ids,),
         ).fetchall()
     return {
         group: {"invocations": n, "dbt_elapsed_s": float(e or 0), "nodes_s": float(s or 0)}
@@ -159,23 +178,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tasks: list[TaskRun] = task_runs(state, args.date, args.date, started_at)
     if not tasks:
         sys.exit(f"no Airflow task instances of {args.date} in {state}/airflow: the run failed")
-    run_id = tasks[-1].run_id
-    dbt = dbt_seconds(url, run_id)
+    dbt = dbt_seconds(url, sorted({t.run_id for t in tasks}))
     rows = raw_rows(url, args.date)
     n_comments = comments(url, args.date)
     dag_s = (max(t.ended for t in tasks) - min(t.started for t in tasks)).total_seconds()
 
     stages = []
     for label, ids in STAGES:
-        mine = [t for t in tasks if t.stage in ids]
+        mine = [t for t in tasks if t.step in ids]
         seconds = sum(t.seconds for t in mine)
         stage: dict[str, Any] = {"stage": label, "tasks": len(mine), "seconds": seconds}
-        for group in ids:
+        for step in ids:
+            group = step.split(".", 1)[1]
             if group in dbt:
                 stage.update(dbt[group])
         stages.append(stage)
     in_tasks = sum(s["seconds"] for s in stages)
-    unlisted = sorted({t.stage for t in tasks} - {i for _, ids in STAGES for i in ids})
+    unlisted = sorted({t.step for t in tasks} - {i for _, ids in STAGES for i in ids})
 
     print()
     print(
@@ -201,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     outside = wall - in_tasks
     print(
         f"{'outside tasks':<32} {'':>5} {outside:>8.1f} {outside / wall:>6.1%}"
-        "  (process start, DagBag parse, dag.test scheduling between tasks)"
+        "  (process start, DagBag parse, dag.test scheduling between tasks and DAGs)"
     )
     print(f"{'missionpulse run (wall)':<32} {'':>5} {wall:>8.1f} {1:>6.1%}")
     print(f"first task start to last task end: {dag_s:.1f} s")

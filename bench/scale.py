@@ -30,7 +30,7 @@ in the same invocation so that the ratios per handle compare like with like):
    split between the processes that share them: the fair figure for PostgreSQL, whose
    backends all map the same shared buffers); ``<case>/peaks.json`` holds them as they go.
    CPU seconds per tree are reported too: on a shared machine they vary less than wall time.
-5. Afterwards it counts the Airflow task instances of the run (by state) from Airflow's
+5. Afterwards it counts the task instances of the day's seven DAG runs (by state) from Airflow's
    metadata, the rows landed in ``raw`` per platform, the comments scored and the mart rows,
    and lists the slowest tasks.
 
@@ -63,7 +63,7 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from bench.common import log, machine_load
+from bench.common import DAG_IDS, log, machine_load
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -375,20 +375,24 @@ def run_case(
 
 
 def _count_tasks(state_dir: Path, result: CaseResult) -> None:
-    """Task instances of the run (mapped ones count once per map index) and the slowest."""
+    """Task instances of the day's seven DAG runs (mapped ones count once per map index:
+    one per extraction batch) and the slowest, named ``<DAG>.<task>``."""
     db_path = state_dir / "airflow" / "airflow.db"
     if not db_path.exists():
         result.errors.append(f"no Airflow metadata at {db_path}")
         return
+    marks = ", ".join("?" for _ in DAG_IDS)
     with sqlite3.connect(db_path) as conn:
         rows = conn.execute(
             "select coalesce(state, 'none'), count(*) from task_instance "
-            "where dag_id = 'missionpulse_daily' group by 1"
+            f"where dag_id in ({marks}) group by 1",
+            DAG_IDS,
         ).fetchall()
         result.tasks = {state: count for state, count in rows}
         slow = conn.execute(
-            "select task_id, coalesce(duration, 0) from task_instance "
-            "where dag_id = 'missionpulse_daily' order by duration desc limit 8"
+            "select dag_id || '.' || task_id, coalesce(duration, 0) from task_instance "
+            f"where dag_id in ({marks}) order by duration desc limit 8",
+            DAG_IDS,
         ).fetchall()
         result.slowest_tasks = [(task, round(float(seconds), 1)) for task, seconds in slow]
 

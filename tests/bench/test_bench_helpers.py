@@ -33,47 +33,51 @@ def _airflow_db(path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.executescript(
         """
-        create table dag_run (dag_id text, run_id text, data_interval_start text,
-                              start_date text);
+        create table dag_run (dag_id text, run_id text, logical_date text, start_date text);
         create table task_instance (dag_id text, run_id text, task_id text, start_date text,
                                     end_date text, state text);
         """
     )
-    # two runs of 2026-11-20 (dag.test keeps the first), one of 2026-11-21; dag.test sets
-    # a run's start_date to its logical date, so only task times tell runs apart
+    # `missionpulse run` gives each DAG's run of day D the logical date D + 1: two runs of
+    # 2026-11-20 (dag.test keeps the first), one of 2026-11-21; dag.test sets a run's
+    # start_date to its logical date, so only task times tell runs apart
     runs = [
-        ("missionpulse_daily", "r1", "2026-11-20 00:00:00.000000", "2026-11-21 00:00:00.000000"),
-        ("missionpulse_daily", "r2", "2026-11-20 00:00:00.000000", "2026-11-21 00:00:00.000000"),
-        ("missionpulse_daily", "r3", "2026-11-21 00:00:00.000000", "2026-11-22 00:00:00.000000"),
-        ("other_dag", "o1", "2026-11-20 00:00:00.000000", "2026-11-21 00:00:00.000000"),
+        ("extract_x", "r1", "2026-11-21 00:00:00.000000"),
+        ("extract_x", "r2", "2026-11-21 00:00:00.000000"),
+        ("transform_warehouse", "t2", "2026-11-21 00:00:00.000000"),
+        ("score_sentiment", "s2", "2026-11-21 00:00:00.000000"),
+        ("extract_youtube", "r3", "2026-11-22 00:00:00.000000"),
+        ("other_dag", "o1", "2026-11-21 00:00:00.000000"),
     ]
     tasks = [
-        ("r1", "prepare", "2026-11-28 10:00:00.000000", "2026-11-28 10:00:05.000000"),
-        ("r2", "prepare", "2026-11-28 12:00:00.000000", "2026-11-28 12:00:02.000000"),
+        ("extract_x", "r1", "prepare", "2026-11-28 10:00:00.000000", "2026-11-28 10:00:05.000000"),
+        ("extract_x", "r2", "prepare", "2026-11-28 12:00:00.000000", "2026-11-28 12:00:02.000000"),
         (
-            "r2",
+            "transform_warehouse",
+            "t2",
             "transform.stg_x__posts_model_build",
             "2026-11-28 12:00:03.000000",
             "2026-11-28 12:00:04.500000",
         ),
         (
-            "r2",
+            "transform_warehouse",
+            "t2",
             "transform.fct_x_model_build",
             "2026-11-28 12:00:05.000000",
             "2026-11-28 12:00:07.000000",
         ),
-        ("r2", "score_sentiment", "2026-11-28 12:00:08.000000", None),  # still running
-        ("r3", "prepare", "2026-11-28 12:01:00.000000", "2026-11-28 12:01:03.000000"),
-        ("o1", "prepare", "2026-11-28 12:00:00.000000", "2026-11-28 12:09:00.000000"),
+        ("score_sentiment", "s2", "score", "2026-11-28 12:00:08.000000", None),  # running
+        (
+            "extract_youtube",
+            "r3",
+            "prepare",
+            "2026-11-28 12:01:00.000000",
+            "2026-11-28 12:01:03.000000",
+        ),
+        ("other_dag", "o1", "prepare", "2026-11-28 12:00:00.000000", "2026-11-28 12:09:00.000000"),
     ]
-    conn.executemany("insert into dag_run values (?, ?, ?, ?)", runs)
-    conn.executemany(
-        "insert into task_instance values (?, ?, ?, ?, ?, 'success')",
-        [
-            ("other_dag" if run == "o1" else "missionpulse_daily", run, task, start, end)
-            for run, task, start, end in tasks
-        ],
-    )
+    conn.executemany("insert into dag_run values (?, ?, ?, ?)", [(*r, r[2]) for r in runs])
+    conn.executemany("insert into task_instance values (?, ?, ?, ?, ?, 'success')", tasks)
     conn.commit()
     conn.close()
 
@@ -86,16 +90,24 @@ def test_task_runs_counts_only_the_latest_runs_of_the_range(tmp_path: Path) -> N
     one_day = task_runs(tmp_path, date(2026, 11, 20), date(2026, 11, 20), since)
     assert [(r.run_id, r.task_id) for r in one_day] == [
         ("r2", "prepare"),
-        ("r2", "transform.stg_x__posts_model_build"),
-        ("r2", "transform.fct_x_model_build"),
+        ("t2", "transform.stg_x__posts_model_build"),
+        ("t2", "transform.fct_x_model_build"),
     ]
     assert [r.stage for r in one_day] == ["prepare", "transform", "transform"]
+    assert [r.step for r in one_day] == [
+        "extract_x.prepare",
+        "transform_warehouse.transform",
+        "transform_warehouse.transform",
+    ]
     assert sum(r.seconds for r in one_day if r.stage == "transform") == 3.5
     assert {r.day for r in one_day} == {date(2026, 11, 20)}
 
     both_days = task_runs(tmp_path, date(2026, 11, 20), date(2026, 11, 21), since)
-    assert {r.run_id for r in both_days} == {"r2", "r3"}
+    assert {r.run_id for r in both_days} == {"r2", "t2", "r3"}
+    assert {(r.dag_id, r.day) for r in both_days if r.run_id == "r3"} == {
+        ("extract_youtube", date(2026, 11, 21))
+    }
     everything = task_runs(
         tmp_path, date(2026, 11, 20), date(2026, 11, 21), datetime(2026, 1, 1, tzinfo=UTC)
     )
-    assert {r.run_id for r in everything} == {"r1", "r2", "r3"}
+    assert {r.run_id for r in everything} == {"r1", "r2", "t2", "r3"}
