@@ -7,7 +7,7 @@ Figures, not a pass/fail test (but it exits 1 when the second pass changes any c
 Method:
 
 1. ``missionpulse backfill --from D1 --to D2`` (the command a data team runs: every day
-   through the daily DAG with ``dag.test``, against the local platform simulator) runs the
+   through the seven DAGs with ``dag.test``, against the local platform simulator) runs the
    N days ending ``--to`` (default yesterday) in the bench's own warehouse
    (``--state-dir``, default ``$MISSIONPULSE_STATE_DIR`` or a new temporary folder; never
    the user's ``.missionpulse/``). Wall time per day comes from the command's own progress

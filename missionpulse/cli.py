@@ -301,7 +301,7 @@ def demo(days: int, faults: str, with_bi: bool) -> None:
 )
 @click.option("--faults", type=click.Choice(FAULT_PROFILES), default="none", show_default=True)
 def backfill(first: str, last: str, platforms: tuple[str, ...], faults: str) -> None:
-    """Run a range of days through the daily DAG, oldest first; reruns are idempotent."""
+    """Run a range of days through the DAGs, oldest first; reruns are idempotent."""
     from missionpulse import report
 
     start, end = _parse_day(first), _parse_day(last)

@@ -1,7 +1,7 @@
 """``missionpulse airflow start|stop``: Airflow standalone with the project's DAGs.
 
 Starts the real standalone (API server, scheduler, DAG processor, triggerer) on a free
-port in a throwaway state dir, logs in through the API, waits for the daily DAG to be
+port in a throwaway state dir, logs in through the API, waits for the seven DAGs to be
 parsed without import errors (paused: starting the UI must not start extracting), stops
 it, and checks that no process of its group survives and the port is free again.
 """

@@ -1,4 +1,4 @@
-"""``missionpulse backfill``: a range of days through the daily DAG, idempotent on rerun.
+"""``missionpulse backfill``: a range of days through the DAGs, idempotent on rerun.
 
 Two old days, X only (the cheapest platform), twice: the marts must equal the simulator's
 truth after the first pass and be identical, row for row, after the second; the platforms
