@@ -66,6 +66,11 @@ EXCLUDED_COLUMNS: dict[str, dict[str, str]] = {
         "last_loaded_at": "when the day's raw batch was last loaded: the time of the run",
         "freshness_hours": "last_loaded_at minus the end of the day: the time of the run",
     },
+    # the latest profile observation per handle, kept incrementally: the profile is the
+    # same, the moment it was fetched is the run's
+    "int_handle_profile_observations_latest": {
+        "observed_at": "when the extractor read the profile: the time of the run",
+    },
     "mart_dbt_tests_daily": {
         "invocations": "dbt invocations for the day so far: every run and try adds its own",
         "tests_run": "dbt test results for the day so far: every run and try adds its own",
@@ -225,8 +230,8 @@ def duplicates(conn: psycopg.Connection[Any]) -> dict[str, int]:
 
 def load_problems(conn: psycopg.Connection[Any]) -> list[str]:
     """Every way raw.* and audit.raw_loads could disagree for DAY: each partition holds exactly
-    the rows of its one current load, whose landing file is intact; older loads are superseded
-    by a load that exists."""
+    the rows of its current loads, which are the landing files (one per batch of handles) of
+    one extraction run, each intact; older loads are superseded by a load that exists."""
     problems = []
     for platform, entity in raw_tables():
         where = (platform, entity, DAY_START)
@@ -243,18 +248,31 @@ def load_problems(conn: psycopg.Connection[Any]) -> list[str]:
             ).fetchall()
         )
         name = f"{platform}/{entity}"
-        if len(current) > 1:
-            problems.append(f"{name}: {len(current)} current loads {[c[0] for c in current]}")
         if not current:
             if in_raw:
                 problems.append(f"{name}: rows of loads {sorted(in_raw)} but no current load")
             continue
-        load_id, rows, landing_file, sha256 = current[0]
-        if in_raw != ({load_id: rows} if rows else {}):
-            problems.append(f"{name}: raw holds {in_raw}, audit.raw_loads says {load_id}={rows}")
-        manifest = Manifest.read(Path(landing_file.replace(".jsonl.gz", ".manifest.json")))
-        if (manifest.rows, manifest.sha256) != (rows, sha256):
-            problems.append(f"{name}: landing manifest of {load_id} disagrees with audit.raw_loads")
+        ids = sorted(c[0] for c in current)
+        # the extraction runs whose batches landed these files, and every file they landed
+        runs = conn.execute(
+            "select extract_run_id, array_agg(distinct load_ids ->> %s) "
+            "from audit.extract_runs where platform = %s and interval_start = %s "
+            "and load_ids ->> %s = any(%s) group by 1",
+            (entity, platform, DAY_START, entity, ids),
+        ).fetchall()
+        if len(runs) != 1 or sorted(runs[0][1]) != ids:
+            problems.append(
+                f"{name}: current loads {ids} are not the batches of one extraction run: {runs}"
+            )
+        expected = {load_id: rows for load_id, rows, _, _ in current if rows}
+        if in_raw != expected:
+            problems.append(f"{name}: raw holds {in_raw}, audit.raw_loads says {expected}")
+        for load_id, rows, landing_file, sha256 in current:
+            manifest = Manifest.read(Path(landing_file.replace(".jsonl.gz", ".manifest.json")))
+            if (manifest.rows, manifest.sha256) != (rows, sha256):
+                problems.append(
+                    f"{name}: landing manifest of {load_id} disagrees with audit.raw_loads"
+                )
         dangling = conn.execute(
             "select count(*) from audit.raw_loads l where platform = %s and entity = %s "
             "and interval_start = %s and superseded_by is not null and not exists "
