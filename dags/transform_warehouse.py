@@ -95,7 +95,7 @@ def hand_off(run_id=None, ti=None) -> dict:
     reason = f"failed: {', '.join(failed)}"
     pipeline.withhold_marts(day, run_id, reason)
     raise AirflowFailException(
-        f"marts for {day} not built: {reason}; marts keeps its previous published state, "
+        f"marts for {day} not published: {reason}; marts keeps its previous published state, "
         f"the day's build stays in schema {staged['schema'] if staged else '(none)'}"
     )
 

@@ -57,6 +57,6 @@ def withhold_or_hand_on(ti: Any, what: str) -> dict[str, Any]:
     if ctx is not None:
         pipeline.withhold_marts(day, ctx["holder"], reason)
     raise AirflowFailException(
-        f"{what} for {day} not built: {reason}; marts keeps its previous published state, "
+        f"{what} for {day} not published: {reason}; marts keeps its previous published state, "
         f"the day's build stays in schema {ctx['schema'] if ctx else '(none)'}"
     )
