@@ -59,8 +59,12 @@ META_DB = "airflow_meta"
 API_USER = "check"
 MARKER = ".missionpulse-distributed-check"
 WORKER_CONCURRENCY = 2
-# columns that record when a row was built or loaded (the wall clock), not what it says
-VOLATILE_COLUMNS = frozenset({"built_at", "last_run_at", "last_loaded_at", "freshness_hours"})
+# columns that record when a row was built, loaded or fetched (the wall clock), not what it
+# says: observed_at is when the run's extractor fetched a profile
+# (int_handle_profile_observations_latest keeps it to order a day's observations)
+VOLATILE_COLUMNS = frozenset(
+    {"built_at", "last_run_at", "last_loaded_at", "freshness_hours", "observed_at"}
+)
 DAY_COLUMNS = ("activity_date", "batch_date", "run_date")
 # A mart that describes the run building it: mart_dbt_tests_daily counts the dbt tests
 # recorded *before* it is built, and within a run its build races the run's own test tasks,
