@@ -1,7 +1,9 @@
 """The scale-out check: the project's DAGs on a distributed Airflow (``make distributed-check``).
 
-It proves that the same ``missionpulse_daily`` DAG runs unchanged on the shape a ministry
-that outgrows one machine would deploy, all started here on 127.0.0.1 and stopped again:
+It proves that the same DAGs (one ``extract_<platform>`` per platform, then
+``transform_warehouse``, ``score_sentiment`` and ``publish``, chained by the day's
+partitioned asset events) run unchanged on the shape a ministry that outgrows one machine
+would deploy, all started here on 127.0.0.1 and stopped again:
 
 - **Redis** (``redis-server``, Debian's package) as the Celery broker;
 - **PostgreSQL metadata DB**: the database ``airflow_meta`` owned by the login role
@@ -13,17 +15,25 @@ that outgrows one machine would deploy, all started here on 127.0.0.1 and stoppe
   :func:`worker_hostname`, which reads a per-worker variable: both run on this machine);
 - the **platform simulator** as its own server, shared by both workers.
 
-It unpauses the DAG through the REST API (``[scheduler] use_job_schedule`` is off, so the
-scheduler creates no runs of its own), triggers one run for the day's data interval, waits
-for it, then runs the same day on the single-machine default (``missionpulse run --date D``)
-in a twin warehouse and compares an md5 checksum of every ``marts`` table restricted to the
+Through the REST API it triggers the four extract DAGs for the day, then unpauses all seven
+DAGs (the three asset-scheduled ones first: a paused DAG gets no run from an event), and
+lets the scheduler create the day's ``transform_warehouse``, ``score_sentiment`` and
+``publish`` runs (partition key: the day) from the extract DAGs' events; it waits for the
+day's ``publish`` run and collects the task instances of all seven runs. The scheduler
+creates its own runs (``[scheduler] use_job_schedule`` on: with it off, it creates no
+asset-triggered runs either), so the day is the latest complete one, whose scheduled extract
+runs are the triggered ones (same logical date: the scheduler skips them); an older day
+would have the scheduler run the latest day beside it.
+
+Then it runs the same day on the single-machine default (``missionpulse run --date D``) in
+a twin warehouse and compares an md5 checksum of every ``marts`` table restricted to the
 day (its ISO week for the weekly marts). Columns that hold the wall clock of the build
 (:data:`VOLATILE_COLUMNS`) are left out of the checksums, and a mart whose figures follow
 the task order (:data:`ORDER_DEPENDENT`) is compared through its source. Everything lives under
 ``<state dir>/distributed-check/`` (logs included) and is stopped at the end, ports freed.
 
 ``python -m missionpulse.distributed [--date D] [--json FILE]``; exit 0 when both workers
-ran tasks, the run succeeded and every checksum matches, 1 otherwise.
+ran tasks, the day's seven runs succeeded and every checksum matches, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -50,8 +60,11 @@ from pathlib import Path
 from typing import Any
 
 from missionpulse import processes, settings
+from missionpulse.orchestration import DOWNSTREAM_DAG_IDS, PUBLISH_DAG_ID, extract_dag_id
 
-DAG_ID = "missionpulse_daily"
+EXTRACT_DAG_IDS = tuple(extract_dag_id(p) for p in settings.PLATFORMS)
+# the day's DAGs, in the order the day flows through them
+DAG_IDS = (*EXTRACT_DAG_IDS, *DOWNSTREAM_DAG_IDS)
 WORKERS = ("missionpulse-worker-1", "missionpulse-worker-2")
 HOSTNAME_ENV = "MISSIONPULSE_WORKER_HOSTNAME"
 META_ROLE = "airflow_meta"
@@ -60,8 +73,7 @@ API_USER = "check"
 MARKER = ".missionpulse-distributed-check"
 WORKER_CONCURRENCY = 2
 # columns that record when a row was built, loaded or fetched (the wall clock), not what it
-# says: observed_at is when the run's extractor fetched a profile
-# (int_handle_profile_observations_latest keeps it to order a day's observations)
+# says: observed_at is when the extractor read a profile (int_handle_profile_observations_latest)
 VOLATILE_COLUMNS = frozenset(
     {"built_at", "last_run_at", "last_loaded_at", "freshness_hours", "observed_at"}
 )
@@ -356,8 +368,9 @@ def mart_checksums(url: str, day: date, schema: str = "marts") -> dict[str, Tabl
 @dataclass
 class CheckResult:
     day: str
-    run_id: str = ""
-    run_state: str = ""
+    run_id: str = ""  # the triggered extract runs' id
+    run_state: str = ""  # success when every run of the day succeeded
+    runs: dict[str, str] = field(default_factory=dict)  # DAG -> "run id: state"
     failed_tasks: list[str] = field(default_factory=list)
     tasks_per_worker: dict[str, int] = field(default_factory=dict)
     distributed: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -555,8 +568,9 @@ def _run_distributed(
         "AIRFLOW__CELERY__BROKER_URL": broker,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + meta_url.replace("+psycopg2", ""),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
-        # the check triggers its one run itself: no scheduled runs on unpausing
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        # on (the default), or the scheduler creates no asset-triggered runs either; the
+        # day's extract runs are triggered at the scheduled runs' logical date instead
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(logs / "airflow"),
     }
     env = airflow_env(base_env, overrides, warehouse_url)
@@ -638,36 +652,70 @@ def _run_distributed(
     )
     echo("both Celery workers answer; waiting for the dag-processor to parse the DAGs")
     _wait_for(
-        f"DAG {DAG_ID}", lambda: _dag_parsed(api), 600, services, f"see {logs}/dag-processor.log"
+        f"the DAGs {', '.join(DAG_IDS)}",
+        lambda: _dag_parsed(api),
+        600,
+        services,
+        f"see {logs}/dag-processor.log",
     )
 
-    api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
-    logical = datetime.combine(day + timedelta(days=1), dtime(0), tzinfo=UTC)
+    logical = datetime.combine(day, dtime(0), tzinfo=UTC)
+    _check_latest_day(api, day, logical)
     run_id = f"distributed_check__{day.isoformat()}"
-    api.call(
-        "POST",
-        f"/api/v2/dags/{DAG_ID}/dagRuns",
-        {
-            "dag_run_id": run_id,
-            "logical_date": logical.isoformat(),
-            "data_interval_start": datetime.combine(day, dtime(0), tzinfo=UTC).isoformat(),
-            "data_interval_end": logical.isoformat(),
-            "conf": {"faults": "none", "platforms": "all"},
-        },
-    )
+    for dag_id in EXTRACT_DAG_IDS:
+        # the scheduled run's logical date (the interval's start): the scheduler finds the
+        # run there and creates none of its own for the day
+        api.call(
+            "POST",
+            f"/api/v2/dags/{dag_id}/dagRuns",
+            {
+                "dag_run_id": run_id,
+                "logical_date": logical.isoformat(),
+                "data_interval_start": logical.isoformat(),
+                "data_interval_end": (logical + timedelta(days=1)).isoformat(),
+                "conf": {"faults": "none"},
+            },
+        )
+    # consumers first: an event that finds its DAG paused starts no run of the day
+    for dag_id in reversed(DAG_IDS):
+        api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
     result.run_id = run_id
-    echo(f"triggered {DAG_ID} run {run_id} (data interval {day} .. {day + timedelta(days=1)})")
+    echo(
+        f"triggered {', '.join(EXTRACT_DAG_IDS)} run {run_id} (data interval {day} .. "
+        f"{day + timedelta(days=1)}); unpaused all {len(DAG_IDS)} DAGs"
+    )
     triggered = time.monotonic()
-    state = _wait_run(api, run_id, services, timeout_s, day, logs, echo)
+    runs = _wait_day(api, run_id, services, timeout_s, day, logs, echo)
     result.distributed_run_s = round(time.monotonic() - triggered, 1)
-    result.run_state = state
-    instances = _task_instances(api, run_id)
+    result.runs = {dag_id: f"{run['dag_run_id']}: {run['state']}" for dag_id, run in runs.items()}
+    missing = [dag_id for dag_id in DAG_IDS if dag_id not in runs]
+    ok = not missing and all(run["state"] == "success" for run in runs.values())
+    result.run_state = "success" if ok else "failed"
+    if missing:
+        result.problems.append(
+            f"no run of {', '.join(missing)} for {day}: the chain stopped before them "
+            f"(see the failed tasks and {logs})"
+        )
+    instances = [ti for run in runs.values() for ti in _task_instances(api, run)]
     result.failed_tasks = sorted(
         _ti_name(ti) for ti in instances if ti["state"] in ("failed", "upstream_failed")
     )
     result.tasks_per_worker = dict(
         Counter(ti["hostname"] for ti in instances if ti.get("hostname"))
     )
+
+
+def _check_latest_day(api: Api, day: date, logical: datetime) -> None:
+    """Refuse a day the scheduler would not run now: it would run its own day beside it."""
+    for dag_id in EXTRACT_DAG_IDS:
+        model = api.call("GET", f"/api/v2/dags/{dag_id}")
+        scheduled = model.get("next_dagrun_logical_date")
+        if scheduled and datetime.fromisoformat(scheduled) != logical:
+            raise DistributedCheckError(
+                f"{dag_id}'s next scheduled run is for {scheduled[:10]}, not {day}: the check "
+                "runs the latest complete day (the default, yesterday), which the scheduler "
+                "would otherwise run beside it"
+            )
 
 
 def _fernet_key() -> str:
@@ -696,15 +744,15 @@ def _dag_parsed(api: Api) -> bool:
             f"the DAGs do not import on the distributed Airflow: {first.get('filename')}: "
             f"{str(first.get('stack_trace', ''))[-800:]}"
         )
-    try:
-        api.call("GET", f"/api/v2/dags/{DAG_ID}")
-    except DistributedCheckError:
-        return False
-    return True
+    answer = api.call("GET", "/api/v2/dags?limit=100")
+    return set(DAG_IDS) <= {d["dag_id"] for d in answer.get("dags", [])}
 
 
-def _task_instances(api: Api, run_id: str) -> list[dict[str, Any]]:
-    answer = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances?limit=1000")
+def _task_instances(api: Api, run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    answer = api.call(
+        "GET",
+        f"/api/v2/dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}/taskInstances?limit=1000",
+    )
     return list(answer.get("task_instances", []))
 
 
@@ -713,7 +761,26 @@ def _ti_name(ti: Mapping[str, Any]) -> str:
     return ti["task_id"] if index in (-1, None) else f"{ti['task_id']}[{index}]"
 
 
-def _wait_run(
+def _day_runs(api: Api, run_id: str, day: date) -> dict[str, dict[str, Any]]:
+    """The day's run of each DAG that has one yet: the triggered extract runs, and the
+    asset-triggered runs whose partition key is the day."""
+    runs: dict[str, dict[str, Any]] = {}
+    for dag_id in EXTRACT_DAG_IDS:
+        runs[dag_id] = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+    for dag_id in DOWNSTREAM_DAG_IDS:
+        answer = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")
+        keyed = [r for r in answer.get("dag_runs", []) if r.get("partition_key") == str(day)]
+        if len(keyed) > 1:
+            raise DistributedCheckError(
+                f"{dag_id} has {len(keyed)} runs for {day}, not one: "
+                f"{', '.join(r['dag_run_id'] for r in keyed)}"
+            )
+        if keyed:
+            runs[dag_id] = keyed[0]
+    return runs
+
+
+def _wait_day(
     api: Api,
     run_id: str,
     services: Services,
@@ -721,34 +788,37 @@ def _wait_run(
     day: date,
     logs: Path,
     echo: Any,
-) -> str:
+) -> dict[str, dict[str, Any]]:
+    """Wait until the day's ``publish`` run ends, or the chain stops before it (every run
+    so far ended and one failed: its hand-off withheld the day's event)."""
     deadline = time.monotonic() + timeout_s
     last_report = 0.0
+    runs: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline:
         services.check_alive()
-        run = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")
-        if run["state"] in ("success", "failed"):
-            return str(run["state"])
+        runs = _day_runs(api, run_id, day)
+        ended = {d: r for d, r in runs.items() if r["state"] in ("success", "failed")}
+        if PUBLISH_DAG_ID in ended:
+            return runs
+        if len(ended) == len(runs) and any(
+            r["state"] == "failed" for d, r in ended.items() if d in DOWNSTREAM_DAG_IDS
+        ):
+            return runs
         if time.monotonic() - last_report > 60:
-            states = Counter(
-                ti["state"] or "not yet scheduled" for ti in _task_instances(api, run_id)
-            )
-            echo(
-                "  run "
-                + run["state"]
-                + ": "
-                + ", ".join(f"{k} {v}" for k, v in sorted(states.items()))
-            )
+            echo("  " + "; ".join(f"{d} {r['state']}" for d, r in runs.items()))
             last_report = time.monotonic()
         time.sleep(5.0)
     unfinished = [
-        _ti_name(ti)
-        for ti in _task_instances(api, run_id)
+        f"{run['dag_id']}.{_ti_name(ti)}"
+        for run in runs.values()
+        for ti in _task_instances(api, run)
         if ti["state"] not in ("success", "failed", "skipped", "upstream_failed")
     ]
+    waiting = [d for d in DAG_IDS if d not in runs]
     raise DistributedCheckError(
-        f"the distributed run of {DAG_ID} for {day} did not finish within {timeout_s:.0f}s; "
-        f"unfinished tasks: {', '.join(unfinished[:20]) or 'none'}; logs in {logs}"
+        f"the distributed run of {day} did not finish within {timeout_s:.0f}s; unfinished "
+        f"tasks: {', '.join(unfinished[:20]) or 'none'}; no run yet of "
+        f"{', '.join(waiting) or '-'}; logs in {logs}"
     )
 
 
@@ -793,7 +863,8 @@ def summary(result: CheckResult) -> str:
         f"distributed check for {result.day}: {'PASSED' if result.ok else 'FAILED'}",
         "  CeleryExecutor, Redis broker, metadata DB 'airflow_meta' (PostgreSQL, on the "
         "check's warehouse cluster), api-server, scheduler, dag-processor, 2 Celery workers",
-        f"  run {result.run_id or '-'}: {result.run_state or 'not run'}",
+        f"  day's runs: {result.run_state or 'not run'}",
+        *(f"    {dag_id:<20} {run}" for dag_id, run in result.runs.items()),
         "",
         f"  {'worker (task instance hostname)':<36} {'tasks':>6}",
     ]
@@ -844,7 +915,8 @@ def _verdict(table: str, dist: Mapping[str, Any], single: Mapping[str, Any]) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m missionpulse.distributed",
-        description="Run one day of missionpulse_daily on a local distributed Airflow "
+        description="Run one day through the extract, transform, sentiment and publish "
+        "DAGs on a local distributed Airflow "
         "(Celery, Redis, PostgreSQL metadata DB, two workers) and compare its marts with "
         "the single-machine run.",
     )
@@ -869,6 +941,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--date {args.date!r} is not a date in YYYY-MM-DD form")
     if day >= datetime.now(UTC).date():
         parser.error(f"--date {day} is not over yet: the last complete day is yesterday")
+    if day != default_day():
+        parser.error(
+            f"--date {day} is not the latest complete day ({default_day()}): the scheduler "
+            "would run that day beside it (the check runs the day the scheduler runs now)"
+        )
     work = (args.work_dir or settings.state_dir() / "distributed-check").resolve()
     # a SIGTERM (CI's timeout, say) still runs the clean-up: stop every server, free ports
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
