@@ -57,10 +57,6 @@ POLL_S = 0.01
 # schema marts, must be identical after every run of the same day.
 EXCLUDED_COLUMNS: dict[str, dict[str, str]] = {
     "*": {"built_at": "now() when dbt built the row: the time of the build itself"},
-    # the latest profile observation per handle keeps when the extractor fetched it
-    "int_handle_profile_observations_latest": {
-        "observed_at": "when the run's extractor fetched the profile: the time of the run"
-    },
     # the two audit-trail marts summarise every validation and dbt invocation ever recorded:
     # by design each run (and each retried try) of a day adds to them
     "mart_data_quality_daily": {
