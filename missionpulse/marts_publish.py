@@ -87,6 +87,38 @@ def _stale_after_s() -> float:
     return float(os.environ.get("MISSIONPULSE_MARTS_LOCK_STALE_S", 3 * 3600))
 
 
+_LOCK_KEYS = ("dag_run_id", "day", "shadow", "acquired_at", "heartbeat_at", "silent_s")
+
+
+def _lock_row(conn: Any, marts: str, *, for_update: bool = False) -> dict[str, Any] | None:
+    """The publication lock's row as a dict (:data:`_LOCK_KEYS`), None when free."""
+    row = conn.execute(
+        "select dag_run_id, batch_date, shadow_schema, acquired_at, heartbeat_at,"
+        " extract(epoch from now() - heartbeat_at)::float8 as silent_s"
+        " from audit.marts_publish_lock where lock_name = %s"
+        + (" for update" if for_update else ""),
+        (marts,),
+    ).fetchone()
+    return None if row is None else dict(zip(_LOCK_KEYS, row, strict=True))
+
+
+def _record_withheld(conn: Any, dag_run_id: str, schema: str, reason: str) -> int:
+    """Mark the run's staged publication of ``schema`` withheld; returns the rows changed."""
+    return int(
+        conn.execute(
+            "update audit.mart_publications set status = 'withheld', reason = %s,"
+            " finished_at = now() where dag_run_id = %s and shadow_schema = %s"
+            " and status = 'staged'",
+            (reason, dag_run_id, schema),
+        ).rowcount
+    )
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching names that start with ``prefix`` (its ``_`` taken literally)."""
+    return prefix.replace("_", r"\_") + "%"
+
+
 def _acquire(
     conn: Any,
     day: date,
@@ -97,20 +129,8 @@ def _acquire(
 ) -> dict[str, Any] | None:
     """Take the lock (in the caller's transaction); None when taken, else the live holder."""
     conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-marts-publish'))")
-    row = conn.execute(
-        "select dag_run_id, batch_date, shadow_schema, acquired_at, heartbeat_at,"
-        " extract(epoch from now() - heartbeat_at) as silent_s"
-        " from audit.marts_publish_lock where lock_name = %s for update",
-        (marts,),
-    ).fetchone()
-    if row is not None and row[0] != dag_run_id:
-        holder = dict(
-            zip(
-                ("dag_run_id", "day", "shadow", "acquired_at", "heartbeat_at", "silent_s"),
-                row,
-                strict=True,
-            )
-        )
+    holder = _lock_row(conn, marts, for_update=True)
+    if holder is not None and holder["dag_run_id"] != dag_run_id:
         alive = holder_alive(holder["dag_run_id"]) if holder_alive else None
         if alive is not False and float(holder["silent_s"]) < _stale_after_s():
             return holder
@@ -210,7 +230,7 @@ def _drop_retired(url: str, marts: str, lock_timeout: str = "30s") -> None:
             n
             for (n,) in conn.execute(
                 "select nspname from pg_namespace where nspname like %s",
-                (f"{marts}_retired_".replace("_", r"\_") + "%",),
+                (_like_prefix(f"{marts}_retired_"),),
             ).fetchall()
         ]
         for name in names:
@@ -377,12 +397,7 @@ def withhold(url: str, day: date, dag_run_id: str, reason: str, marts: str = MAR
             "delete from audit.marts_publish_lock where lock_name = %s and dag_run_id = %s",
             (marts, dag_run_id),
         ).rowcount
-        staged = conn.execute(
-            "update audit.mart_publications set status = 'withheld', reason = %s,"
-            " finished_at = now() where dag_run_id = %s and shadow_schema = %s"
-            " and status = 'staged'",
-            (reason, dag_run_id, schema),
-        ).rowcount
+        staged = _record_withheld(conn, dag_run_id, schema, reason)
     return bool(released or staged)
 
 
@@ -405,16 +420,7 @@ def lock_holder(url: str, marts: str = MARTS) -> dict[str, Any] | None:
     """Who holds the publication lock (run, day, shadow, since when, silent seconds)."""
     ensure_tables(url)
     with db.connect(url) as conn:
-        row = conn.execute(
-            "select dag_run_id, batch_date, shadow_schema, acquired_at, heartbeat_at,"
-            " extract(epoch from now() - heartbeat_at)::float8"
-            " from audit.marts_publish_lock where lock_name = %s",
-            (marts,),
-        ).fetchone()
-    if row is None:
-        return None
-    keys = ("dag_run_id", "day", "shadow", "acquired_at", "heartbeat_at", "silent_s")
-    return dict(zip(keys, row, strict=True))
+        return _lock_row(conn, marts)
 
 
 def shadows(url: str, marts: str = MARTS) -> list[ShadowInfo]:
@@ -428,7 +434,7 @@ def shadows(url: str, marts: str = MARTS) -> list[ShadowInfo]:
             " from pg_namespace n left join pg_class c"
             "   on c.relnamespace = n.oid and c.relkind in ('r', 'm', 'p')"
             " where n.nspname like %s group by n.nspname order by n.nspname",
-            (f"{marts}_shadow_".replace("_", r"\_") + "%",),
+            (_like_prefix(f"{marts}_shadow_"),),
         ).fetchall()
         for name, size in rows:
             match = pattern.match(name)
@@ -461,7 +467,7 @@ def recent_publications(url: str, limit: int = 10, marts: str = MARTS) -> list[d
             "select batch_date, dag_run_id, status, reason, staged_at, finished_at"
             " from audit.mart_publications where shadow_schema like %s"
             " order by staged_at desc limit %s",
-            (f"{marts}_shadow_".replace("_", r"\_") + "%", limit),
+            (_like_prefix(f"{marts}_shadow_"), limit),
         ).fetchall()
     keys = ("day", "dag_run_id", "status", "reason", "staged_at", "finished_at")
     return [dict(zip(keys, row, strict=True)) for row in rows]
@@ -475,36 +481,32 @@ def release(url: str, dag_run_id: str, operator: str, marts: str = MARTS) -> dic
     ensure_tables(url)
     with db.connect(url) as conn, conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-marts-publish'))")
-        row = conn.execute(
-            "select dag_run_id, batch_date, shadow_schema from audit.marts_publish_lock"
-            " where lock_name = %s for update",
-            (marts,),
-        ).fetchone()
-        if row is None:
+        holder = _lock_row(conn, marts, for_update=True)
+        if holder is None:
             raise PublishError(f"nobody holds the {marts} publication lock: nothing to release")
-        if row[0] != dag_run_id:
+        if holder["dag_run_id"] != dag_run_id:
             raise PublishError(
-                f"the {marts} publication lock is held by run {row[0]} (day {row[1]}), not "
-                f"{dag_run_id}: nothing released. Check `missionpulse marts status` and pass "
-                "the holder's run id if that run is dead"
+                f"the {marts} publication lock is held by run {holder['dag_run_id']} (day "
+                f"{holder['day']}), not {dag_run_id}: nothing released. Check `missionpulse "
+                "marts status` and pass the holder's run id if that run is dead"
             )
         conn.execute("delete from audit.marts_publish_lock where lock_name = %s", (marts,))
-        conn.execute(
-            "update audit.mart_publications set status = 'withheld', reason = %s,"
-            " finished_at = now() where dag_run_id = %s and shadow_schema = %s"
-            " and status = 'staged'",
-            (f"lock released by {operator} (missionpulse marts unlock)", dag_run_id, row[2]),
+        _record_withheld(
+            conn,
+            dag_run_id,
+            holder["shadow"],
+            f"lock released by {operator} (missionpulse marts unlock)",
         )
     log.warning(
         "marts publication lock of run %s (day %s) released by %s; %s keeps its published"
         " state, %s stays for inspection",
         dag_run_id,
-        row[1],
+        holder["day"],
         operator,
         marts,
-        row[2],
+        holder["shadow"],
     )
-    return {"dag_run_id": dag_run_id, "day": row[1], "shadow": row[2]}
+    return {"dag_run_id": dag_run_id, "day": holder["day"], "shadow": holder["shadow"]}
 
 
 def drop_shadows(url: str, days: list[date] | None = None, marts: str = MARTS) -> list[str]:
