@@ -19,6 +19,12 @@
     depend on it. -#}
 
 {%- set run_partitions = in_run_interval('interval_start') if is_incremental() else 'true' %}
+{#- kept as observed: the staging rows and this table's own rows, in the same order -#}
+{%- set observation_columns = [
+    'platform_user_id', 'observed_date', 'observed_at', 'display_name', 'bio',
+    'website_url', 'link_urls', 'avatar_url', 'avatar_phash', 'avatar_sha256',
+    'is_verified', 'followers_count', 'interval_start'
+] %}
 
 with
 
@@ -27,19 +33,7 @@ observations as (
         select
             platform,
             lower(handle) as handle,
-            platform_user_id,
-            observed_date,
-            observed_at,
-            display_name,
-            bio,
-            website_url,
-            link_urls,
-            avatar_url,
-            avatar_phash,
-            avatar_sha256,
-            is_verified,
-            followers_count,
-            interval_start
+            {{ observation_columns | join(',\n            ') }}
         from {{ ref('stg_' ~ platform ~ '__profiles') }}
         where {{ run_partitions }}
         {% if not loop.last %}union all{% endif %}
@@ -49,19 +43,7 @@ observations as (
         select
             platform,
             handle,
-            platform_user_id,
-            observed_date,
-            observed_at,
-            display_name,
-            bio,
-            website_url,
-            link_urls,
-            avatar_url,
-            avatar_phash,
-            avatar_sha256,
-            is_verified,
-            followers_count,
-            interval_start
+            {{ observation_columns | join(',\n            ') }}
         from {{ this }}
         where not ({{ in_run_interval('interval_start') }})
     {%- endif %}
