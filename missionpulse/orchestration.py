@@ -47,14 +47,8 @@ def pool_slots(platform: str) -> int:
     ``MISSIONPULSE_<PLATFORM>_POOL_SLOTS``, else ``MISSIONPULSE_POOL_SLOTS``, else 1 (one
     client at a time spends the platform's rate limit or daily quota; backfilled days queue)."""
     for name in (f"MISSIONPULSE_{platform.upper()}_POOL_SLOTS", POOL_SLOTS_ENV):
-        raw = os.environ.get(name)
-        if raw:
-            try:
-                slots = int(raw)
-            except ValueError:
-                slots = 0
-            if slots < 1:
-                raise ValueError(f"{name} must be a whole number of slots >= 1, got {raw!r}")
+        slots = settings.env_count(name, "of slots")
+        if slots is not None:
             return slots
     return DEFAULT_POOL_SLOTS
 

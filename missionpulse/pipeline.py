@@ -165,16 +165,8 @@ DEFAULT_EXTRACT_BATCH_SIZE = 50
 def extract_batch_size() -> int:
     """Handles per extraction batch (one mapped Airflow task each):
     ``MISSIONPULSE_EXTRACT_BATCH_SIZE``, default 50."""
-    raw = os.environ.get(EXTRACT_BATCH_SIZE_ENV)
-    if not raw:
-        return DEFAULT_EXTRACT_BATCH_SIZE
-    try:
-        size = int(raw)
-    except ValueError:
-        size = 0
-    if size < 1:
-        raise ValueError(f"{EXTRACT_BATCH_SIZE_ENV} must be a whole number >= 1, got {raw!r}")
-    return size
+    size = settings.env_count(EXTRACT_BATCH_SIZE_ENV)
+    return DEFAULT_EXTRACT_BATCH_SIZE if size is None else size
 
 
 class ExtractIncompleteError(RuntimeError):

@@ -47,3 +47,19 @@ def logs_dir() -> Path:
 
 def dbt_project_dir() -> Path:
     return project_root() / "dbt_project"
+
+
+def env_count(name: str, unit: str = "") -> int | None:
+    """The whole number >= 1 in environment variable ``name``, None when unset or empty;
+    anything else is refused naming the variable (``unit``, e.g. "of slots", in the text)."""
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        what = f"a whole number {unit} >= 1" if unit else "a whole number >= 1"
+        raise ValueError(f"{name} must be {what}, got {raw!r}")
+    return value
