@@ -57,13 +57,13 @@ test: setup setup-bi compose-cli
 drills: setup
 	$(BIN)/python -m pytest -s tests/drills tests/pipeline/test_faults_e2e.py tests/pipeline/test_bad_data_e2e.py $(PYTEST_ARGS)
 
-# scale-out check (issue 7): yesterday through the seven DAGs (extract_<platform> x 4, then
+# scale-out check (issue 7): yesterday (or DAY=YYYY-MM-DD) through the seven DAGs (extract_<platform> x 4, then
 # the asset-scheduled transform_warehouse, score_sentiment, publish) on a local Celery
 # Airflow (Redis, PostgreSQL metadata DB, api-server, scheduler, dag-processor, two
 # workers), marts compared with the single-machine run. ~20 min
 .PHONY: distributed-check
 distributed-check: setup
-	$(BIN)/python -m missionpulse.distributed
+	$(BIN)/python -m missionpulse.distributed $(if $(DAY),--date $(DAY))
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)

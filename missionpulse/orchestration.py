@@ -37,6 +37,34 @@ def extract_dag_id(platform: str) -> str:
     return f"extract_{platform}"
 
 
+EXTRACT_AT_ENV = "MISSIONPULSE_EXTRACT_AT"
+DEFAULT_EXTRACT_AT = "00:00"
+
+
+def extract_cron() -> str | None:
+    """When the scheduler starts each day's extract runs, as a cron expression in UTC, or
+    None for no schedule (runs only when triggered: by hand, by an outside scheduler, by the
+    distributed check).
+
+    ``MISSIONPULSE_EXTRACT_AT``: ``HH:MM`` (UTC, default 00:00), the time on day D+1 at
+    which day D is extracted; a platform that finalises its counts late (Facebook and
+    Instagram insights settle for hours) is better read at, say, 03:00. ``manual``: no
+    schedule. The day a run extracts is its data interval's start date either way."""
+    raw = (os.environ.get(EXTRACT_AT_ENV) or DEFAULT_EXTRACT_AT).strip()
+    if raw.lower() == "manual":
+        return None
+    try:
+        at = time.fromisoformat(raw)
+    except ValueError:
+        at = None
+    if at is None or len(raw) != 5 or at.second or at.tzinfo is not None:
+        raise ValueError(
+            f"{EXTRACT_AT_ENV} must be a UTC time of day HH:MM (00:00 to 23:59) or 'manual', "
+            f"got {raw!r}"
+        )
+    return f"{at.minute} {at.hour} * * *"
+
+
 def pool_name(platform: str) -> str:
     """The Airflow pool every extraction of ``platform`` runs in (its request budget)."""
     return f"missionpulse_{platform}"

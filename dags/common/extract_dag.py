@@ -9,7 +9,8 @@ prepare -> plan (the day's handles in batches of ``MISSIONPULSE_EXTRACT_BATCH_SI
         platform's RAW asset event for the day, which transform_warehouse waits on)
         -> check (fails the run when anything failed, so the team is alerted)
 
-A daily data-interval timetable: each run is one UTC day, ``data_interval_start``. A
+A daily data-interval timetable (``MISSIONPULSE_EXTRACT_AT``, default 00:00 UTC, or
+``manual`` for none): each run is one UTC day, ``data_interval_start``'s date. A
 platform whose extraction (expired token) or validation fails is announced as failed:
 transform_warehouse leaves it out of the day's publication and publishes the others.
 Reruns and backfills replace the day's partitions, never add to them.
@@ -29,7 +30,7 @@ from common.assets import RAW
 from common.days import emit_day
 from common.defaults import DEFAULT_ARGS
 from common.platforms import enabled_platforms
-from missionpulse.orchestration import extract_dag_id, pool_name
+from missionpulse.orchestration import extract_cron, extract_dag_id, pool_name
 
 
 @task
@@ -144,10 +145,11 @@ def extract_dag(platform: str) -> DAG | None:
     Call it from ``dags/extract_<platform>.py``: the DAG's file is the caller's."""
     if platform not in enabled_platforms():
         return None
+    cron = extract_cron()
 
     @dag(
         dag_id=extract_dag_id(platform),
-        schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+        schedule=None if cron is None else CronDataIntervalTimetable(cron, timezone="UTC"),
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
         max_active_runs=4,

@@ -105,6 +105,7 @@ DESCRIBE_DAGS = f"""
                 for d in (dag.deadline or [])
             ],
             "timetable": type(dag.timetable).__name__,
+            "schedule": getattr(dag.timetable, "summary", None),
             "schedule_assets": sorted(a.uri for a in scheduled_on(dag) if hasattr(a, "uri")),
             "tasks": {{
                 t.task_id: {{
@@ -173,6 +174,7 @@ def test_a_day_flows_through_the_dags_by_its_assets(dags: dict) -> None:
     for platform in PLATFORMS:
         dag = dags[f"extract_{platform}"]
         assert dag["timetable"] == "CronDataIntervalTimetable"
+        assert dag["schedule"] == "0 0 * * *"  # MISSIONPULSE_EXTRACT_AT's default, 00:00 UTC
         announce = dag["tasks"]["announce"]
         assert announce["outlets"] == [RAW[platform]]
         assert announce["trigger_rule"] == "all_done"  # a failed day is announced too
@@ -301,3 +303,46 @@ def test_a_failed_task_alerts_through_the_webhook_and_pools_exist(
     assert "probesecret123456" not in json.dumps(body)
     assert "access_token=REDACTED" in body["text"]
     assert "/dags/alert_probe/runs/" in body["log_url"] and "/tasks/extract_x" in body["log_url"]
+
+
+EXTRACT_SCHEDULES = f"""
+    import json, sys
+    sys.path.insert(0, {str(ROOT / "dags")!r})
+    from airflow.dag_processing.dagbag import DagBag
+    facts = {{}}
+    for platform in {PLATFORMS!r}:
+        bag = DagBag({str(ROOT / "dags")!r} + f"/extract_{{platform}}.py")
+        dag = bag.dags.get(f"extract_{{platform}}")
+        facts[platform] = {{
+            "errors": [str(e) for e in bag.import_errors.values()],
+            "timetable": dag and type(dag.timetable).__name__,
+            "schedule": dag and getattr(dag.timetable, "summary", None),
+        }}
+    print("FACTS", json.dumps(facts))
+"""
+
+
+@pytest.mark.parametrize(
+    ("extract_at", "timetable", "schedule"),
+    [
+        ("03:30", "CronDataIntervalTimetable", "30 3 * * *"),
+        ("manual", "NullTimetable", None),
+    ],
+)
+def test_the_extract_schedule_is_a_setting(
+    airflow_env: dict[str, str], extract_at: str, timetable: str, schedule: str | None
+) -> None:
+    """MISSIONPULSE_EXTRACT_AT: when day D is extracted on D+1 (UTC), or no schedule."""
+    facts = run_script(EXTRACT_SCHEDULES, {**airflow_env, "MISSIONPULSE_EXTRACT_AT": extract_at})
+    for platform in PLATFORMS:
+        assert facts[platform] == {"errors": [], "timetable": timetable, "schedule": schedule}
+
+
+def test_a_bad_extract_schedule_is_an_import_error_that_names_it(
+    airflow_env: dict[str, str],
+) -> None:
+    facts = run_script(EXTRACT_SCHEDULES, {**airflow_env, "MISSIONPULSE_EXTRACT_AT": "3am"})
+    for platform in PLATFORMS:
+        (error,) = facts[platform]["errors"]
+        assert "MISSIONPULSE_EXTRACT_AT must be a UTC time of day HH:MM" in error
+        assert "'3am'" in error

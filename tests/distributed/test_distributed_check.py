@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import pytest
 
 from missionpulse import distributed, processes
 
-# the latest complete day: the one the scheduler runs now (the check refuses another)
+# yesterday, the default (any complete day would do: the check's extract DAGs are unscheduled)
 DAY = distributed.default_day()
 
 
@@ -93,14 +93,12 @@ def test_checksums_cover_the_day_and_ignore_the_build_clock(
     assert changed["weekly"] == first["weekly"] and changed["dim"] == first["dim"]
 
 
-def test_the_check_refuses_a_day_the_scheduler_would_not_run(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """With the scheduler creating runs, an older day would run beside the latest one."""
+def test_the_check_refuses_a_day_that_is_not_over(capsys: pytest.CaptureFixture[str]) -> None:
+    today = datetime.now(UTC).date()
     with pytest.raises(SystemExit) as refused:
-        distributed.main(["--date", (DAY - timedelta(days=2)).isoformat()])
+        distributed.main(["--date", today.isoformat()])
     assert refused.value.code == 2
-    assert f"is not the latest complete day ({DAY})" in capsys.readouterr().err
+    assert f"--date {today} is not over yet" in capsys.readouterr().err
 
 
 def test_the_check_refuses_a_folder_that_is_not_its_own(tmp_path: Path) -> None:
