@@ -16,10 +16,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def api(url: str, path: str, token: str | None = None, body: dict | None = None) -> dict:
-    """One call to Airflow's REST API (JSON in, JSON out), with a bearer token if given."""
+def api(
+    url: str,
+    path: str,
+    token: str | None = None,
+    body: dict | None = None,
+    method: str | None = None,
+) -> dict:
+    """One call to Airflow's REST API (JSON in, JSON out), with a bearer token if given:
+    GET, or POST with a body, unless ``method`` says otherwise."""
     request = urllib.request.Request(
         url + path,
+        method=method,
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Content-Type": "application/json"}
         | ({"Authorization": f"Bearer {token}"} if token else {}),
