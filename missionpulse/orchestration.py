@@ -255,11 +255,16 @@ def run_day(day: date, faults: str = "none", platforms: str = "all") -> RunOutco
             f"no extract DAG for {platforms!r} (enabled: {', '.join(sorted(bag.dag_ids))}); "
             "check MISSIONPULSE_PLATFORMS"
         )
-    # An extract run's interval is the last complete one before its logical date: the day
-    # after ``day`` at 00:00 UTC gives [day, day + 1).
+    # With the default schedule an extract run's interval is the last complete one before
+    # its logical date: the day after ``day`` at 00:00 UTC gives [day, day + 1). The conf's
+    # day decides all the same (common.days.day_of), whatever MISSIONPULSE_EXTRACT_AT says.
     logical = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
     runs = [
-        _test_run(bag.get_dag(dag_id), logical_date=logical, conf={"faults": faults})
+        _test_run(
+            bag.get_dag(dag_id),
+            logical_date=logical,
+            conf={"faults": faults, "day": day.isoformat()},
+        )
         for dag_id in extract_ids
     ]
     # The DAGs scheduled on assets have no data interval: their day comes in the conf (the

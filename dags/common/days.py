@@ -1,9 +1,12 @@
 """The UTC day a DAG run is about, and the events that hand it downstream.
 
-The extract DAGs run on a daily data interval: their day is ``data_interval_start``. The
-DAGs scheduled on assets have no data interval: their day is the run's partition key (the
-day of the events that triggered it), or, for a run started by hand or in-process with
-``dag.test()`` (which cannot set a partition key), the run's conf ``{"day": "YYYY-MM-DD"}``.
+The extract DAGs run on a daily data interval: their day is ``data_interval_start``'s date.
+The DAGs scheduled on assets have no data interval: their day is the run's partition key
+(the day of the events that triggered it). A run started by hand or in-process with
+``dag.test()`` (which cannot set a partition key, and whose inferred data interval follows
+the schedule: with ``MISSIONPULSE_EXTRACT_AT=03:30`` a test run at D+1 00:00 would get the
+interval starting D-1 03:30) names its day in its conf, ``{"day": "YYYY-MM-DD"}``, which
+wins over the data interval.
 """
 
 from __future__ import annotations

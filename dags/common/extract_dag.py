@@ -10,7 +10,9 @@ prepare -> plan (the day's handles in batches of ``MISSIONPULSE_EXTRACT_BATCH_SI
         -> check (fails the run when anything failed, so the team is alerted)
 
 A daily data-interval timetable (``MISSIONPULSE_EXTRACT_AT``, default 00:00 UTC, or
-``manual`` for none): each run is one UTC day, ``data_interval_start``'s date. A
+``manual`` for none): each run is one UTC day, its data interval's start date, unless its
+conf names the day (``{"day": "YYYY-MM-DD"}``: ``missionpulse run``, the distributed
+check), which then wins whatever the schedule (common.days.day_of). A
 platform whose extraction (expired token) or validation fails is announced as failed:
 transform_warehouse leaves it out of the day's publication and publishes the others.
 Reruns and backfills replace the day's partitions, never add to them.
@@ -27,7 +29,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from common.alerts import freshness_deadline
 from common.assets import RAW
-from common.days import emit_day
+from common.days import day_of, emit_day
 from common.defaults import DEFAULT_ARGS
 from common.platforms import enabled_platforms
 from missionpulse.orchestration import extract_cron, extract_dag_id, pool_name
@@ -42,11 +44,11 @@ def prepare() -> None:
 
 
 @task
-def plan(platform: str, data_interval_start=None) -> list[dict[str, Any]]:
+def plan(platform: str) -> list[dict[str, Any]]:
     """The day's active handles of the platform, in batches (one mapped task each)."""
     from missionpulse import pipeline
 
-    return pipeline.plan_extract(platform, data_interval_start.date())
+    return pipeline.plan_extract(platform, day_of(get_current_context()))
 
 
 @task(retries=3)
@@ -71,7 +73,7 @@ def extract_batch(batch: dict[str, Any], params=None) -> dict[str, Any]:
 
 
 @task(trigger_rule="all_done")
-def load(platform: str, batches: list[dict[str, Any]], data_interval_start=None) -> dict:
+def load(platform: str, batches: list[dict[str, Any]]) -> dict:
     """Replace the day's raw partitions from every batch's landing files (one transaction),
     or, when a batch failed, load nothing and record every handle as failed."""
     from dataclasses import asdict
@@ -81,14 +83,14 @@ def load(platform: str, batches: list[dict[str, Any]], data_interval_start=None)
     from missionpulse import pipeline
 
     try:
-        summary = pipeline.load_extract(platform, data_interval_start.date(), batches)
+        summary = pipeline.load_extract(platform, day_of(get_current_context()), batches)
     except pipeline.ExtractIncompleteError as err:
         raise AirflowFailException(str(err)) from None
     return asdict(summary)
 
 
 @task
-def validate(platform: str, data_interval_start=None, run_id=None) -> dict:
+def validate(platform: str, run_id=None) -> dict:
     """Great Expectations on the day's raw batch; a blocking failure quarantines it."""
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -96,7 +98,8 @@ def validate(platform: str, data_interval_start=None, run_id=None) -> dict:
     from missionpulse import pipeline
 
     try:
-        results = pipeline.validate_raw(platform, data_interval_start.date(), dag_run_id=run_id)
+        day = day_of(get_current_context())
+        results = pipeline.validate_raw(platform, day, dag_run_id=run_id)
     except QuarantineError as err:
         raise AirflowFailException(str(err)) from None
     return {"platform": platform, "suites": results}
@@ -110,12 +113,12 @@ def _failed_tasks(ti: Any) -> list[str]:
 
 
 @task(trigger_rule="all_done")
-def announce(platform: str, data_interval_start=None, run_id=None, ti=None) -> dict:
+def announce(platform: str, run_id=None, ti=None) -> dict:
     """Record whether the day passed (audit.raw_days) and emit the platform's RAW event for
     the day, passed or failed: transform_warehouse waits for every platform's event."""
     from missionpulse import pipeline
 
-    day = data_interval_start.date()
+    day = day_of(get_current_context())
     passed = ti.xcom_pull(task_ids="validate") is not None
     failed = _failed_tasks(ti)
     reason = None if passed else f"failed: {', '.join(failed) or 'validate did not run'}"

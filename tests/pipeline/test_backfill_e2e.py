@@ -1,8 +1,9 @@
 """``missionpulse backfill``: a range of days through the DAGs, idempotent on rerun.
 
-Two old days, X only (the cheapest platform), twice: the marts must equal the simulator's
-truth after the first pass and be identical, row for row, after the second; the platforms
-left out keep no rows for those days.
+Two old days, X only (the cheapest platform), twice (the second time under another extract
+schedule, ``MISSIONPULSE_EXTRACT_AT=03:30``): the marts must equal the simulator's truth
+after the first pass and be identical, row for row, after the second, each day extracted
+once per pass; the platforms left out keep no rows for those days.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def mart_digest(conn: psycopg.Connection, first: date, last: date) -> list[tuple
 
 
 def test_backfill_two_days_of_one_platform_is_exact_and_idempotent(
-    tmp_path: Path, warehouse_url: str, conn: psycopg.Connection
+    tmp_path: Path, warehouse_url: str, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = tmp_path / "state"
     state.mkdir()
@@ -52,8 +53,21 @@ def test_backfill_two_days_of_one_platform_is_exact_and_idempotent(
         expected = truth(row[1])["platforms"]["x"]
         assert row[3] == expected["posts"], (row, expected)
 
+    # the rerun under another extract schedule: a day is the day asked for, whatever the
+    # schedule's data intervals (03:30 would make dag.test's inferred interval start the day
+    # before)
+    monkeypatch.setenv("MISSIONPULSE_EXTRACT_AT", "03:30")
     missionpulse(*args, state_dir=state, warehouse_url=warehouse_url)
     assert mart_digest(conn, FIRST, LAST) == once
+    extractions = conn.execute(
+        "select interval_start, count(distinct extract_run_id) from audit.extract_runs"
+        " where platform = 'x' and interval_start between %s and %s group by 1 order by 1",
+        (
+            datetime.combine(FIRST - timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+            datetime.combine(LAST + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+        ),
+    ).fetchall()
+    assert [(start.date(), runs) for start, runs in extractions] == [(FIRST, 2), (LAST, 2)]
     (raw_posts,) = conn.execute(
         "select count(*) from raw.x__posts where _interval_start >= %s and _interval_start < %s",
         (
