@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -47,3 +52,42 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
     assert done.returncode == 0, f"{args}: {done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return done
+
+
+def standalone_env(state: Path, warehouse_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a throwaway ``missionpulse airflow start``: this process's, less
+    any Airflow, alert, deadline and schedule settings of the caller, plus ``settings``."""
+    state.mkdir(exist_ok=True)
+    state.chmod(0o755)
+    dropped = ("AIRFLOW", "MISSIONPULSE_ALERT_", "MISSIONPULSE_DEADLINE", "MISSIONPULSE_EXTRACT_AT")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    return env | {
+        "MISSIONPULSE_STATE_DIR": str(state),
+        "MISSIONPULSE_WAREHOUSE_URL": warehouse_url,
+        **settings,
+    }
+
+
+@contextmanager
+def standalone(env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """``missionpulse airflow start`` on a free port: (its URL, an API token); stopped after."""
+    port = free_port()
+    started = cli("airflow", "start", "--port", str(port), env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        login = re.search(r"login: (\S+) / (\S+)", started.stdout)
+        assert login, started.stdout
+        token = api(url, "/auth/token", body={"username": login[1], "password": login[2]})
+        yield url, str(token["access_token"])
+    finally:
+        cli("airflow", "stop", env=env)
+
+
+def wait_for_dag(url: str, token: str, dag_id: str, timeout_s: float = 300) -> None:
+    """Until the DAG processor has parsed ``dag_id``; an import error fails at once."""
+    give_up = time.monotonic() + timeout_s
+    while dag_id not in {d["dag_id"] for d in api(url, "/api/v2/dags", token)["dags"]}:
+        errors = api(url, "/api/v2/importErrors", token)
+        assert errors["total_entries"] == 0, errors
+        assert time.monotonic() < give_up, f"{dag_id} not parsed within {timeout_s:.0f} s"
+        time.sleep(5)

@@ -15,8 +15,6 @@ that one run only); the test leaves it be.
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,7 +23,7 @@ import psycopg
 import pytest
 
 from missionpulse.simulator.truth import truth
-from tests.airflow_api import api, cli, free_port
+from tests.airflow_api import api, standalone, standalone_env, wait_for_dag
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -82,29 +80,9 @@ def _backfill(url: str, token: str, reprocess: str, timeout_s: float = 900) -> l
 def test_airflow_backfill_of_an_extract_dag_is_exact_and_idempotent(
     tmp_path: Path, warehouse_url: str, conn: psycopg.Connection
 ) -> None:
-    state = tmp_path / "state"
-    state.mkdir()
-    state.chmod(0o755)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW", "MISSIONPULSE_ALERT_", "MISSIONPULSE_EXTRACT_AT"))
-    }
-    env |= {"MISSIONPULSE_STATE_DIR": str(state), "MISSIONPULSE_WAREHOUSE_URL": warehouse_url}
-    port = free_port()
-    started = cli("airflow", "start", "--port", str(port), env=env)
-    url = f"http://127.0.0.1:{port}"
-    login = re.search(r"login: (\S+) / (\S+)", started.stdout)
-    assert login, started.stdout
-    try:
-        token = api(url, "/auth/token", body={"username": login[1], "password": login[2]})[
-            "access_token"
-        ]
-        give_up = time.monotonic() + 300
-        while DAG_ID not in {d["dag_id"] for d in api(url, "/api/v2/dags", token)["dags"]}:
-            assert api(url, "/api/v2/importErrors", token)["total_entries"] == 0
-            assert time.monotonic() < give_up, f"{DAG_ID} not parsed within 300 s"
-            time.sleep(5)
+    env = standalone_env(tmp_path / "state", warehouse_url)
+    with standalone(env) as (url, token):
+        wait_for_dag(url, token, DAG_ID)
         api(url, f"/api/v2/dags/{DAG_ID}", token, {"is_paused": False}, method="PATCH")
 
         first = _backfill(url, token, "none")
@@ -118,8 +96,6 @@ def test_airflow_backfill_of_an_extract_dag_is_exact_and_idempotent(
         assert {r["state"] for r in second} == {"success"}, second
         assert len(second) == 2, second
         assert _raw_posts(conn) == once  # replaced, not added to
-    finally:
-        cli("airflow", "stop", env=env)
 
     passed = conn.execute(
         "select interval_start::date, status, dag_run_id from audit.raw_days"

@@ -9,14 +9,12 @@ checks that the platforms' pools exist in that Airflow (created by ``airflow sta
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.airflow_api import api, cli, free_port
+from tests.airflow_api import api, standalone, standalone_env, wait_for_dag
 from tests.dags.receivers import WebhookReceiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -25,31 +23,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 def test_a_late_run_alerts_through_the_deadline_and_pools_exist(
     tmp_path: Path, warehouse_url: str
 ) -> None:
-    state = tmp_path / "state"
-    state.mkdir()
-    state.chmod(0o755)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW", "MISSIONPULSE_ALERT_", "MISSIONPULSE_DEADLINE"))
-    }
-    env |= {
-        "MISSIONPULSE_STATE_DIR": str(state),
-        "MISSIONPULSE_WAREHOUSE_URL": warehouse_url,
-        "MISSIONPULSE_DEADLINE_HOURS": "0.001",  # 3.6 s after the run is queued
-        "MISSIONPULSE_YOUTUBE_POOL_SLOTS": "3",
-    }
+    env = standalone_env(
+        tmp_path / "state",
+        warehouse_url,
+        MISSIONPULSE_DEADLINE_HOURS="0.001",  # 3.6 s after the run is queued
+        MISSIONPULSE_YOUTUBE_POOL_SLOTS="3",
+    )
     with WebhookReceiver() as hook:
         env["MISSIONPULSE_ALERT_WEBHOOK_URL"] = hook.url("/hooks/deadline")
-        port = free_port()
-        started = cli("airflow", "start", "--port", str(port), env=env)
-        url = f"http://127.0.0.1:{port}"
-        login = re.search(r"login: (\S+) / (\S+)", started.stdout)
-        assert login, started.stdout
-        try:
-            token = api(url, "/auth/token", body={"username": login[1], "password": login[2]})[
-                "access_token"
-            ]
+        with standalone(env) as (url, token):
             pools = {p["name"]: p["slots"] for p in api(url, "/api/v2/pools", token)["pools"]}
             assert {k: v for k, v in pools.items() if k.startswith("missionpulse_")} == {
                 "missionpulse_x": 1,
@@ -57,14 +39,7 @@ def test_a_late_run_alerts_through_the_deadline_and_pools_exist(
                 "missionpulse_instagram": 1,
                 "missionpulse_youtube": 3,
             }
-            give_up = time.monotonic() + 300
-            while time.monotonic() < give_up:
-                errors = api(url, "/api/v2/importErrors", token)
-                assert errors["total_entries"] == 0, errors
-                dags = {d["dag_id"] for d in api(url, "/api/v2/dags", token)["dags"]}
-                if "extract_x" in dags:
-                    break
-                time.sleep(5)
+            wait_for_dag(url, token, "extract_x")
             # paused: the run stays queued, so it cannot finish before its deadline
             run = api(
                 url,
@@ -76,8 +51,6 @@ def test_a_late_run_alerts_through_the_deadline_and_pools_exist(
             give_up = time.monotonic() + 180
             while not hook.received and time.monotonic() < give_up:
                 time.sleep(2)
-        finally:
-            cli("airflow", "stop", env=env)
 
     assert hook.received, "no deadline alert reached the webhook within 3 minutes"
     body = hook.received[0]["json"]
