@@ -395,6 +395,14 @@ def _count_tasks(state_dir: Path, result: CaseResult) -> None:
             DAG_IDS,
         ).fetchall()
         result.slowest_tasks = [(task, round(float(seconds), 1)) for task, seconds in slow]
+        failed = conn.execute(
+            "select dag_id || '.' || task_id"
+            " || case when map_index >= 0 then '[' || map_index || ']' else '' end, state"
+            f" from task_instance where dag_id in ({marks})"
+            " and state in ('failed', 'upstream_failed') order by 1",
+            DAG_IDS,
+        ).fetchall()
+        result.errors.extend(f"task {task} {state}" for task, state in failed)
 
 
 def _count_rows(env: dict[str, str], result: CaseResult) -> None:
@@ -554,7 +562,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated registry")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a new temp folder")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder afterwards")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the work folder afterwards (kept anyway when a case fails)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -606,7 +618,8 @@ def main(argv: list[str] | None = None) -> int:
             print_table(results)
         if args.json and results:
             args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
-        if args.keep:
+        if args.keep or not all(r.ok for r in results):
+            # a failed case keeps its logs, metadata DB and warehouse data for inspection
             log(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
