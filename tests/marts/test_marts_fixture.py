@@ -227,7 +227,8 @@ def test_engagement_figures(fixture_day: dict, warehouse_url: str) -> None:
     assert row["interactions"] == 17  # likes + audience comments + shares
     assert row["engagement_rate_per_follower"] == Decimal("0.017000")
     assert row["interactions_per_post"] == Decimal("17.0000")
-    assert row["engagement_rate_per_view"] == Decimal("0.034000")
+    # the day's post only: 10 likes + its 6 replies (platform count) + 3 shares, 500 views
+    assert row["engagement_rate_per_view"] == Decimal("0.038000")
     assert row["average_followers"] == Decimal("995.0")
     assert row["twiplomacy_interaction_rate"] == Decimal("0.01708543")  # 17 / 1 / 995
 

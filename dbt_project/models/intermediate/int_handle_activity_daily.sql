@@ -27,6 +27,7 @@ posts as (
             like_count,
             repost_count,
             quote_count,
+            reply_count,
             view_count
         from {{ ref('stg_' ~ platform ~ '__posts') }}
         where {{ in_run_interval('interval_start') }}
@@ -55,6 +56,7 @@ posts_with_latest_metrics as (
         coalesce(posts.repost_count, 0) + coalesce(posts.quote_count, 0) as share_count,
         coalesce(posts.repost_count, 0) as repost_count,
         coalesce(posts.quote_count, 0) as quote_count,
+        coalesce(posts.reply_count, 0) as reply_count,
         coalesce(instagram_latest_metrics.view_count, posts.view_count) as view_count
     from posts
     left join instagram_latest_metrics
@@ -103,6 +105,9 @@ posts_daily as (
         sum(share_count) as shares,
         sum(repost_count) as reposts,
         sum(quote_count) as quotes,
+        -- the platform's own comment counts of the day's posts (all comments so far, on
+        -- these posts only), the numerator's share of comments for the per-view rate
+        sum(reply_count) as post_comments,
         sum(view_count) as views
     from posts_with_latest_metrics
     group by 1, 2, 3
@@ -161,6 +166,7 @@ final as (
         coalesce(posts_daily.reposts, 0) as reposts,
         coalesce(posts_daily.quotes, 0) as quotes,
         posts_daily.views,
+        coalesce(posts_daily.post_comments, 0) as post_comments,
         coalesce(comments_daily.audience_comments, 0) as comments,
         coalesce(comments_daily.mission_replies, 0) as mission_replies
     from activity_keys

@@ -79,6 +79,7 @@ joined as (
         coalesce(activity.reposts, 0) as reposts,
         coalesce(activity.quotes, 0) as quotes,
         activity.views,
+        coalesce(activity.post_comments, 0) as post_comments,
         coalesce(activity.mission_replies, 0) as mission_replies
     from handle_days
     left join activity
@@ -122,7 +123,10 @@ final as (
             as engagement_rate_per_follower,
         round(interactions::numeric / nullif(posts, 0), 4)
             as interactions_per_post,
-        round(interactions::numeric / nullif(views, 0), 6)
+        -- the day's posts only, on both sides: their likes, comments and shares per view.
+        -- interactions would not do: its comments include those on the week's older posts,
+        -- so one small post beside a busy older video made this 7.4 (a 10,000-handle day)
+        round((likes + post_comments + shares)::numeric / nullif(views, 0), 6)
             as engagement_rate_per_view,
         now() as built_at,
         -- added columns stay after the original ones (on_schema_change appends)
