@@ -403,6 +403,14 @@ class YouTubeWorld:
         disabled = rng.random() < COMMENTS_DISABLED_SHARE
         subscribers = self.subscribers_at(channel, published_ms)
         views = int(subscribers * rng.uniform(0.04, 0.45)) + rng.randint(60, 500)
+        category_id = rng.choice(("25", "25", "25", "19", "22"))
+        duration_s = max(15, min(5_400, int(math.exp(rng.gauss(math.log(150), 0.9)))))
+        like_rate = rng.uniform(0.01, 0.05)
+        thread_count = 0 if disabled else _thread_count(rng, channel.account.large)
+        # a video that draws many comment threads has been watched by far more people than
+        # comment (the thread count's heavy tail would otherwise give a small channel's video
+        # more comments than views, which no platform reports); same draws in the same order
+        views = max(views, thread_count * VIEWS_PER_THREAD)
         return Video(
             channel=channel,
             number=video_number(day, channel.slot, seq),
@@ -413,12 +421,12 @@ class YouTubeWorld:
             f"{theme.ministry_url}",
             language=written.language,
             tags=tags,
-            category_id=rng.choice(("25", "25", "25", "19", "22")),
-            duration_s=max(15, min(5_400, int(math.exp(rng.gauss(math.log(150), 0.9))))),
+            category_id=category_id,
+            duration_s=duration_s,
             comments_disabled=disabled,
             views=views,
-            likes=int(views * rng.uniform(0.01, 0.05)),
-            thread_count=0 if disabled else _thread_count(rng, channel.account.large),
+            likes=int(views * like_rate),
+            thread_count=thread_count,
         )
 
     def _generate_threads(self, number: int) -> tuple[Thread, ...]:
@@ -573,6 +581,10 @@ def _title(text: str) -> str:
     """A video title from a post text: its first sentence, at most 100 characters."""
     first = text.split(". ")[0].rstrip(".")
     return first if len(first) <= 100 else first[:99].rstrip() + "\u2026"
+
+
+# views at least this many times a video's comment threads (about 2.5 % of viewers start one)
+VIEWS_PER_THREAD = 40
 
 
 def _thread_count(rng: random.Random, large: bool) -> int:

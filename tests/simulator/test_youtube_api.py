@@ -23,6 +23,7 @@ from missionpulse.simulator.tokens import issue_token
 from missionpulse.simulator.world import to_ms, world_for
 from missionpulse.simulator.world_youtube import (
     TRAILING_DAYS,
+    VIEWS_PER_THREAD,
     decode_thread_id,
     thread_id_of,
     video_number_of,
@@ -384,3 +385,17 @@ def test_a_day_has_realistic_youtube_volumes(yt: Any) -> None:
     assert 0.04 <= disabled / videos <= 0.2
     assert 800 <= comments / 14 <= 3_500
     assert 0.04 <= by_channel / threads <= 0.12  # threads the channel answers
+
+
+def test_no_video_gets_more_comments_than_views(yt: Any) -> None:
+    """The thread count's heavy tail (8x on 1 % of videos) once gave a small channel's video
+    3,713 comments on 506 views: views follow the threads (VIEWS_PER_THREAD)."""
+    checked = 0
+    for channel in yt.channels():
+        for back in range(60):
+            for video in yt.videos_on(channel, DAY - timedelta(days=back)):
+                assert video.views >= video.thread_count * VIEWS_PER_THREAD, video.video_id
+                done = yt.video_stats(video, video.published_ms + 7 * 86_400_000)
+                assert done.comments <= done.views, (video.video_id, done)
+                checked += 1
+    assert checked > 500
