@@ -75,19 +75,38 @@ def standalone(env: dict[str, str]) -> Iterator[tuple[str, str]]:
     started = cli("airflow", "start", "--port", str(port), env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        login = re.search(r"login: (\S+) / (\S+)", started.stdout)
-        assert login, started.stdout
-        token = api(url, "/auth/token", body={"username": login[1], "password": login[2]})
-        yield url, str(token["access_token"])
+        yield url, login(url, started.stdout)
     finally:
         cli("airflow", "stop", env=env)
 
 
+def login(url: str, started: str) -> str:
+    """An API token for the login ``missionpulse airflow start`` printed in ``started``."""
+    found = re.search(r"login: (\S+) / (\S+)", started)
+    assert found, started
+    token = api(url, "/auth/token", body={"username": found[1], "password": found[2]})
+    return str(token["access_token"])
+
+
 def wait_for_dag(url: str, token: str, dag_id: str, timeout_s: float = 300) -> None:
     """Until the DAG processor has parsed ``dag_id``; an import error fails at once."""
+    wait_for_dags(url, token, {dag_id}, timeout_s)
+
+
+def wait_for_dags(
+    url: str, token: str, dag_ids: set[str], timeout_s: float = 300
+) -> dict[str, dict]:
+    """Until the DAG processor has parsed every one of ``dag_ids`` (an import error fails at
+    once); the DAGs the API lists then, by id."""
     give_up = time.monotonic() + timeout_s
-    while dag_id not in {d["dag_id"] for d in api(url, "/api/v2/dags", token)["dags"]}:
+    while True:
         errors = api(url, "/api/v2/importErrors", token)
         assert errors["total_entries"] == 0, errors
-        assert time.monotonic() < give_up, f"{dag_id} not parsed within {timeout_s:.0f} s"
+        dags = {d["dag_id"]: d for d in api(url, "/api/v2/dags", token)["dags"]}
+        missing = dag_ids - set(dags)
+        if not missing:
+            return dags
+        assert time.monotonic() < give_up, (
+            f"the DAG processor did not parse {sorted(missing)} within {timeout_s:.0f} s"
+        )
         time.sleep(5)

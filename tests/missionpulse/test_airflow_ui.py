@@ -8,15 +8,12 @@ it, and checks that no process of its group survives and the port is free again.
 
 from __future__ import annotations
 
-import os
-import re
-import time
 from pathlib import Path
 
 import pytest
 
 from missionpulse import processes
-from tests.airflow_api import api, cli, free_port
+from tests.airflow_api import cli, free_port, login, standalone_env, wait_for_dags
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -32,33 +29,15 @@ def test_start_serves_the_paused_dags_and_stop_frees_everything(
     tmp_path: Path, warehouse_url: str
 ) -> None:
     state = tmp_path / "state"
-    state.mkdir()
-    state.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env |= {"MISSIONPULSE_STATE_DIR": str(state), "MISSIONPULSE_WAREHOUSE_URL": warehouse_url}
+    env = standalone_env(state, warehouse_url)
     port = free_port()
 
     started = cli("airflow", "start", "--port", str(port), env=env)
     url = f"http://127.0.0.1:{port}"
     assert f"Airflow UI: {url}" in started.stdout
-    login = re.search(r"login: (\S+) / (\S+)", started.stdout)
-    assert login, started.stdout
     pgid = int((state / "airflow" / "standalone.pid").read_text())
     try:
-        token = api(url, "/auth/token", body={"username": login[1], "password": login[2]})[
-            "access_token"
-        ]
-        deadline = time.monotonic() + 300
-        dags: dict = {}
-        while time.monotonic() < deadline:
-            errors = api(url, "/api/v2/importErrors", token)
-            assert errors["total_entries"] == 0, errors
-            dags = {d["dag_id"]: d for d in api(url, "/api/v2/dags", token)["dags"]}
-            if set(dags) >= EXPECTED_DAGS:
-                break
-            time.sleep(5)
-        missing = EXPECTED_DAGS - set(dags)
-        assert not missing, f"the DAG processor did not parse {sorted(missing)}"
+        dags = wait_for_dags(url, login(url, started.stdout), EXPECTED_DAGS)
         assert all(dags[d]["is_paused"] is True for d in EXPECTED_DAGS)
     finally:
         stopped = cli("airflow", "stop", env=env)
