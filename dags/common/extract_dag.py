@@ -97,8 +97,8 @@ def validate(platform: str, run_id=None) -> dict:
     from expectations.runner import QuarantineError
     from missionpulse import pipeline
 
+    day = day_of(get_current_context())
     try:
-        day = day_of(get_current_context())
         results = pipeline.validate_raw(platform, day, dag_run_id=run_id)
     except QuarantineError as err:
         raise AirflowFailException(str(err)) from None

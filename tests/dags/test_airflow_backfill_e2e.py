@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from extractors.common.window import Window
 from missionpulse.simulator.truth import truth
 from tests.airflow_api import api, standalone, standalone_env, wait_for_dag
 
@@ -32,15 +33,16 @@ LAST = FIRST + timedelta(days=1)
 DAG_ID = "extract_x"
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+def _start(day: date) -> datetime:
+    """The day's interval start: the raw partitions' and the backfill's dates."""
+    return Window.for_day(day).start
 
 
 def _raw_posts(conn: psycopg.Connection) -> dict[date, int]:
     rows = conn.execute(
         "select _interval_start::date, count(*) from raw.x__posts"
         " where _interval_start >= %s and _interval_start <= %s group by 1",
-        (_midnight(FIRST), _midnight(LAST)),
+        (_start(FIRST), _start(LAST)),
     ).fetchall()
     return {day: count for day, count in rows}
 
@@ -53,8 +55,8 @@ def _backfill(url: str, token: str, reprocess: str, timeout_s: float = 900) -> l
         token,
         body={
             "dag_id": DAG_ID,
-            "from_date": _midnight(FIRST).isoformat(),
-            "to_date": _midnight(LAST).isoformat(),
+            "from_date": _start(FIRST).isoformat(),
+            "to_date": _start(LAST).isoformat(),
             "max_active_runs": 2,
             "reprocess_behavior": reprocess,
             "dag_run_conf": {},
@@ -100,13 +102,13 @@ def test_airflow_backfill_of_an_extract_dag_is_exact_and_idempotent(
     passed = conn.execute(
         "select interval_start::date, status, dag_run_id from audit.raw_days"
         " where platform = 'x' and interval_start between %s and %s order by 1",
-        (_midnight(FIRST), _midnight(LAST)),
+        (_start(FIRST), _start(LAST)),
     ).fetchall()
     assert [(day, status) for day, status, _ in passed] == [(FIRST, "passed"), (LAST, "passed")]
     assert all(run_id.startswith("backfill__") for _, _, run_id in passed), passed
     extractions = conn.execute(
         "select interval_start::date, count(distinct extract_run_id) from audit.extract_runs"
         " where platform = 'x' and interval_start between %s and %s group by 1 order by 1",
-        (_midnight(FIRST), _midnight(LAST)),
+        (_start(FIRST), _start(LAST)),
     ).fetchall()
     assert extractions == [(FIRST, 2), (LAST, 2)]

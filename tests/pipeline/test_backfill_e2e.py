@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from extractors.common.window import Window
 from missionpulse.simulator.truth import truth
 from tests.pipeline.support import missionpulse
 
@@ -63,16 +64,16 @@ def test_backfill_two_days_of_one_platform_is_exact_and_idempotent(
         "select interval_start, count(distinct extract_run_id) from audit.extract_runs"
         " where platform = 'x' and interval_start between %s and %s group by 1 order by 1",
         (
-            datetime.combine(FIRST - timedelta(days=1), datetime.min.time(), tzinfo=UTC),
-            datetime.combine(LAST + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+            Window.for_day(FIRST - timedelta(days=1)).start,
+            Window.for_day(LAST + timedelta(days=1)).start,
         ),
     ).fetchall()
     assert [(start.date(), runs) for start, runs in extractions] == [(FIRST, 2), (LAST, 2)]
     (raw_posts,) = conn.execute(
         "select count(*) from raw.x__posts where _interval_start >= %s and _interval_start < %s",
         (
-            datetime.combine(FIRST, datetime.min.time(), tzinfo=UTC),
-            datetime.combine(LAST + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+            Window.for_day(FIRST).start,
+            Window.for_day(LAST + timedelta(days=1)).start,
         ),
     ).fetchone()
     assert raw_posts == sum(truth(d)["platforms"]["x"]["posts"] for d in (FIRST, LAST))
