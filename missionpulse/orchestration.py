@@ -8,10 +8,13 @@ is already set), and hands the warehouse to Cosmos as the connection ``missionpu
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -208,13 +211,37 @@ class RunOutcome:
         return self.state == "success" and not self.failed_tasks
 
 
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Collect once, then keep the objects alive now out of every collection until the block
+    ends.
+
+    Cosmos ends each dbt invocation with a full ``gc.collect()`` (astronomer-cosmos#2334).
+    In a worker's task process that is cheap; here every task of the day's seven DAGs runs
+    in this one process, beside the parsed DagBag, Airflow, GX and dbt, and a full
+    collection of that heap took about a second per dbt task: half of a day's wall time
+    (py-spy on a 30-day backfill). Frozen per DAG run, not per day: a day-long freeze
+    leaves the extract runs' objects young, in every collection of the transform
+    (``python -m bench.day``, one day: 110.7 s unfrozen, 93.6 s frozen per day, 73.4 and
+    78.5 s per DAG run). What the frozen objects leave as garbage is collected when the
+    next DAG run starts.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _test_run(dag: Any, *, logical_date: datetime | None, conf: dict[str, Any]) -> DagRunOutcome:
     # dag.test() of Airflow 3.3.2 crashes when a run of a DAG with a deadline alert succeeds
     # (it looks the alerts up by ids only the DAG processor assigns: apache/airflow#73428).
     # Its runs are never queued, so the queued-at deadline would not apply to them anyway:
     # the freshness deadline is the scheduler's business.
     dag.deadline = None
-    dag_run = dag.test(logical_date=logical_date, run_conf=conf)
+    with _frozen_heap():
+        dag_run = dag.test(logical_date=logical_date, run_conf=conf)
     failed = [
         ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
         for ti in dag_run.get_task_instances()
