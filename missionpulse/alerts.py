@@ -268,19 +268,32 @@ def deadline_alert(context: Mapping[str, Any] | None) -> Alert:
     (``dag_run``: the run as JSON; ``deadline``: its id and time)."""
     run = dict((context or {}).get("dag_run") or {})
     deadline = dict((context or {}).get("deadline") or {})
-    start = str(run.get("data_interval_start") or "")
+    day = _run_day(run)
     return Alert(
         event="deadline_missed",
         dag_id=str(run.get("dag_id") or "?"),
-        day=start[:10] or None,
+        day=day,
         run_id=run.get("dag_run_id") or run.get("run_id"),
         error=(
-            f"the run for {start[:10] or 'this day'} had not finished by its deadline "
+            f"the run for {day or 'this day'} had not finished by its deadline "
             f"{deadline.get('deadline_time', '?')} (state {run.get('state', '?')}); "
             "look for a stuck or queued task, or a platform API that is down"
         ),
         log_url=_run_url(run),
     )
+
+
+def _run_day(run: Mapping[str, Any]) -> str | None:
+    """The day a run (as JSON) processes, in the order the tasks take it
+    (``dags/common/days.py``): its partition key, the day in its conf (``missionpulse run``,
+    ``backfill`` and the distributed check trigger with one; a triggered run of an
+    unscheduled DAG, ``MISSIONPULSE_EXTRACT_AT=manual``, has an empty interval at its
+    logical date, the day after), else its data interval's start."""
+    conf = run.get("conf") if isinstance(run.get("conf"), Mapping) else {}
+    for given in (run.get("partition_key"), conf.get("day"), run.get("data_interval_start")):
+        if given:
+            return str(given)[:10]
+    return None
 
 
 def _run_url(run: Mapping[str, Any]) -> str | None:

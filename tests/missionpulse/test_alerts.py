@@ -240,6 +240,25 @@ def test_deadline_callback_names_the_dag_and_day(monkeypatch: pytest.MonkeyPatch
     )
 
 
+def test_deadline_alert_takes_the_day_as_the_tasks_do() -> None:
+    """Partition key, then the conf's day, then the data interval (dags/common/days.py)."""
+    triggered = {
+        "dag_id": "extract_x",
+        "dag_run_id": "manual__2026-11-21T00:00:00+00:00",
+        # an unscheduled DAG's triggered run: an empty interval at its logical date
+        "data_interval_start": "2026-11-21T00:00:00Z",
+        "conf": {"faults": "none", "day": "2026-11-20"},
+        "state": "queued",
+    }
+    alert = alerts.deadline_alert({"dag_run": triggered, "deadline": {}})
+    assert alert.day == "2026-11-20" and "the run for 2026-11-20 had not" in alert.error
+    keyed = {**triggered, "partition_key": "2026-11-19", "conf": {}}
+    assert alerts.deadline_alert({"dag_run": keyed}).day == "2026-11-19"
+    scheduled = {**triggered, "conf": None}
+    assert alerts.deadline_alert({"dag_run": scheduled}).day == "2026-11-21"
+    assert alerts.deadline_alert({"dag_run": {"dag_id": "publish"}}).day is None
+
+
 def test_a_run_that_failed_before_its_deadline_is_not_reported_late(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
