@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 
+from extractors.common.window import Window
 from missionpulse.orchestration import DOWNSTREAM_DAG_IDS, extract_dag_id
 from missionpulse.settings import PLATFORMS
 
@@ -75,7 +76,8 @@ def warehouse_url(state: Path) -> str:
 
 
 def day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    """Midnight UTC opening the day: the raw tables' ``_interval_start`` of a daily run."""
+    return Window.for_day(day).start
 
 
 def has_day(url: str, day: date) -> bool:

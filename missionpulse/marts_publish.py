@@ -90,6 +90,12 @@ def _stale_after_s() -> float:
 _LOCK_KEYS = ("dag_run_id", "day", "shadow", "acquired_at", "heartbeat_at", "silent_s")
 
 
+def _serialise(conn: Any) -> None:
+    """Wait for the transaction-scoped advisory lock that orders every change to the
+    publication lock's row: take, heartbeat, swap, release, drop of retired shadows."""
+    conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-marts-publish'))")
+
+
 def _lock_row(conn: Any, marts: str, *, for_update: bool = False) -> dict[str, Any] | None:
     """The publication lock's row as a dict (:data:`_LOCK_KEYS`), None when free."""
     row = conn.execute(
@@ -128,7 +134,7 @@ def _acquire(
     marts: str,
 ) -> dict[str, Any] | None:
     """Take the lock (in the caller's transaction); None when taken, else the live holder."""
-    conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-marts-publish'))")
+    _serialise(conn)
     holder = _lock_row(conn, marts, for_update=True)
     if holder is not None and holder["dag_run_id"] != dag_run_id:
         alive = holder_alive(holder["dag_run_id"]) if holder_alive else None
@@ -323,7 +329,7 @@ def heartbeat(url: str, dag_run_id: str, marts: str = MARTS) -> None:
 
 
 def _holding(conn: Any, dag_run_id: str, schema: str, marts: str) -> None:
-    conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-marts-publish'))")
+    _serialise(conn)
     row = conn.execute(
         "select dag_run_id, shadow_schema from audit.marts_publish_lock where lock_name = %s"
         " for update",
@@ -392,7 +398,7 @@ def withhold(url: str, day: date, dag_run_id: str, reason: str, marts: str = MAR
     ensure_tables(url)
     schema = shadow_schema(day, marts)
     with db.connect(url) as conn, conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-marts-publish'))")
+        _serialise(conn)
         released = conn.execute(
             "delete from audit.marts_publish_lock where lock_name = %s and dag_run_id = %s",
             (marts, dag_run_id),
@@ -480,7 +486,7 @@ def release(url: str, dag_run_id: str, operator: str, marts: str = MARTS) -> dic
     command line never frees a live run's lock."""
     ensure_tables(url)
     with db.connect(url) as conn, conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-marts-publish'))")
+        _serialise(conn)
         holder = _lock_row(conn, marts, for_update=True)
         if holder is None:
             raise PublishError(f"nobody holds the {marts} publication lock: nothing to release")
@@ -520,7 +526,7 @@ def drop_shadows(url: str, days: list[date] | None = None, marts: str = MARTS) -
             log.warning("%s is being built by the lock's holder: not dropped", shadow.schema)
             continue
         with db.connect(url) as conn, conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(hashtext('missionpulse-marts-publish'))")
+            _serialise(conn)
             held = conn.execute(
                 "select 1 from audit.marts_publish_lock where lock_name = %s"
                 " and shadow_schema = %s",

@@ -15,13 +15,14 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from extractors.common.window import Window
 from missionpulse import pipeline, settings
 from missionpulse.registry import load_registry
 
@@ -80,10 +81,6 @@ def load_config(warehouse_url: str) -> Callable[[Path], None]:
     return load
 
 
-def day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 class RawX:
     """Writes X profiles and posts into raw as validated partitions (one day at a time)."""
 
@@ -96,7 +93,8 @@ class RawX:
         profiles: list[dict[str, Any]],
         posts: list[tuple[str, str, int]] = (),  # type: ignore[assignment]
     ) -> None:
-        start, end = day_start(day), day_start(day + timedelta(days=1))
+        window = Window.for_day(day)
+        start, end = window.start, window.end
         load_id = f"test-x-{day:%Y%m%d}"
         with self.conn.transaction():
             for table in ("x__profiles", "x__posts"):

@@ -7,11 +7,13 @@ all history. bench/dbt_incremental.py measures the cost itself."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
 import pytest
+
+from extractors.common.window import Window
 
 pytestmark = pytest.mark.integration
 
@@ -22,10 +24,6 @@ RawX = Any  # the `raw_x` fixture's writer
 OLD, NEW = date(2025, 5, 5), date(2025, 5, 7)  # two days apart: NEW's restated day is not OLD
 PROBE = "H4ProbeHandle"  # in no registry: only int_handle_profile_observations_latest keeps it
 LATEST = "marts.int_handle_profile_observations_latest"
-
-
-def day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def day_vars(day: date) -> dict[str, str]:
@@ -55,7 +53,8 @@ def probe_days(raw_x: RawX, warehouse_url: str) -> Iterator[RawX]:
         for day in (OLD, NEW):
             for table in ("x__profiles", "x__posts"):
                 conn.execute(
-                    f"delete from raw.{table} where _interval_start = %s", (day_start(day),)
+                    f"delete from raw.{table} where _interval_start = %s",
+                    (Window.for_day(day).start,),
                 )
             conn.execute(
                 "delete from audit.dq_runs where dq_run_id = %s", (f"test-x-{day:%Y%m%d}",)
@@ -77,7 +76,7 @@ def test_a_daily_run_tests_its_own_partitions_and_a_full_build_everything(
             " select _interval_start, _interval_end, _load_id, _row_number + 1, handle,"
             " post_id, author_id, created_at, payload from raw.x__posts"
             " where _interval_start = %s",
-            (day_start(OLD),),
+            (Window.for_day(OLD).start,),
         )
     dbt("run", "--select", "stg_audit__validated_batches stg_x__posts")
     test = ("test", "--select", "stg_x__posts,test_name:unique")
