@@ -274,11 +274,13 @@ def stage(
             with conn.transaction():
                 holder = _acquire(conn, day, dag_run_id, schema, holder_alive, marts)
                 if holder is None:
+                    # this run's earlier attempt at these marts (never another schema's)
                     conn.execute(
                         "update audit.mart_publications set status = 'withheld',"
                         " reason = 'staged again by a retry', finished_at = now()"
-                        " where dag_run_id = %s and status = 'staged'",
-                        (dag_run_id,),
+                        " where dag_run_id = %s and status = 'staged'"
+                        " and shadow_schema like %s",
+                        (dag_run_id, _like_prefix(f"{marts}_shadow_")),
                     )
                     started = time.monotonic()
                     tables = _copy_marts(conn, schema, marts)

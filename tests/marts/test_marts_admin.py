@@ -97,8 +97,11 @@ def test_unlock_releases_only_the_named_holder_and_publishes_nothing(
         "shadow": f"{PUBLISHED}_shadow_20250402",
     }
     assert marts_publish.lock_holder(warehouse_url, PUBLISHED) is None
+    # (test_publish_gate's run-dead staged its own schema: not this one's business)
     assert published.execute(
         "select status, reason from audit.mart_publications where dag_run_id = 'run-dead'"
+        " and shadow_schema = %s",
+        (f"{PUBLISHED}_shadow_20250402",),
     ).fetchall() == [("withheld", "lock released by tester (missionpulse marts unlock)")]
     assert published.execute(f"select count(*), sum(posts) from {PUBLISHED}.fct").fetchone() == (
         before
@@ -130,6 +133,34 @@ def test_drop_shadows_spares_the_one_being_built(
         f"{PUBLISHED}_shadow_20250402"
     ]
     assert schemas(published) == {PUBLISHED}
+
+
+def test_a_retry_withholds_only_its_own_earlier_staging(
+    published: psycopg.Connection, warehouse_url: str
+) -> None:
+    """Staging again marks the run's earlier staging of these marts withheld, never the
+    same run id's staging of another published schema (each has its own lock)."""
+    other = f"{PUBLISHED}_other"
+    published.execute(f"create schema {other}")
+    published.execute(f"create table {other}.fct as select * from {PUBLISHED}.fct")
+    try:
+        marts_publish.stage(warehouse_url, DAY, "run-retry", marts=other)
+        marts_publish.stage(warehouse_url, DAY, "run-retry", marts=PUBLISHED)
+        marts_publish.stage(warehouse_url, DAY, "run-retry", marts=PUBLISHED)
+        rows = published.execute(
+            "select shadow_schema, status, reason from audit.mart_publications"
+            " where dag_run_id = 'run-retry' order by shadow_schema, status"
+        ).fetchall()
+        assert rows == [
+            (f"{other}_shadow_20250402", "staged", None),
+            (f"{PUBLISHED}_shadow_20250402", "staged", None),
+            (f"{PUBLISHED}_shadow_20250402", "withheld", "staged again by a retry"),
+        ]
+    finally:
+        for marts in (other, PUBLISHED):
+            marts_publish.withhold(warehouse_url, DAY, "run-retry", "test over", marts=marts)
+        published.execute("delete from audit.mart_publications where dag_run_id = 'run-retry'")
+        published.execute("delete from audit.marts_publish_lock where lock_name = %s", (other,))
 
 
 def test_cli_status_unlock_and_drop_shadows(warehouse_url: str) -> None:
