@@ -289,7 +289,8 @@ def _run_day(run: Mapping[str, Any]) -> str | None:
     ``backfill`` and the distributed check trigger with one; a triggered run of an
     unscheduled DAG, ``MISSIONPULSE_EXTRACT_AT=manual``, has an empty interval at its
     logical date, the day after), else its data interval's start."""
-    conf = run.get("conf") if isinstance(run.get("conf"), Mapping) else {}
+    given_conf = run.get("conf")
+    conf: Mapping[str, Any] = given_conf if isinstance(given_conf, Mapping) else {}
     for given in (run.get("partition_key"), conf.get("day"), run.get("data_interval_start")):
         if given:
             return str(given)[:10]
