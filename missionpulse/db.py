@@ -301,7 +301,9 @@ def _revoke_large_objects(conn: psycopg.Connection[Any]) -> None:
 
 def grant_bi_reader(conn: psycopg.Connection[Any], schema: str, owner: str) -> None:
     """Let bi_reader read every table and view of ``schema``, also those ``owner`` (the
-    role dbt builds as) creates later."""
+    role dbt builds as) creates later, except the intermediate ones (``int_*``): dbt keeps
+    the incremental state it needs in ``marts`` (it is published with the marts), but it
+    is not a mart, and BI users would build on it. Called again at every publication."""
     ident, role = sql.Identifier(schema), sql.Identifier(BI_READER)
     conn.execute(sql.SQL("grant usage on schema {} to {}").format(ident, role))
     conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(ident, role))
@@ -310,6 +312,15 @@ def grant_bi_reader(conn: psycopg.Connection[Any], schema: str, owner: str) -> N
             "alter default privileges for role {} in schema {} grant select on tables to {}"
         ).format(sql.Identifier(owner), ident, role)
     )
+    internal = conn.execute(
+        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = %s and c.relname like 'int\\_%%' and c.relkind in ('r', 'p', 'v', 'm')",
+        (schema,),
+    ).fetchall()
+    for (name,) in internal:
+        conn.execute(
+            sql.SQL("revoke select on {}.{} from {}").format(ident, sql.Identifier(name), role)
+        )
 
 
 def ensure_bi_reader(admin_url: str) -> str:

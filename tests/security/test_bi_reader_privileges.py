@@ -251,3 +251,20 @@ def test_temporary_tables_stay_private_to_the_session(bi_url: str, warehouse_url
             assert owner.execute("select to_regclass('bi_scratch')").fetchone() == (None,)
     with psycopg.connect(bi_url) as conn:
         assert conn.execute("select to_regclass('bi_scratch')").fetchone() == (None,)
+
+
+def test_intermediate_tables_in_marts_stay_hidden(warehouse_url: str, bi_url: str) -> None:
+    """dbt keeps incremental state (``int_*``) in marts, published with it; BI sees only
+    the marts, also after the next publication grants the schema again."""
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("create table if not exists marts.int_security_probe (id int)")
+        owner = conn.execute("select current_user").fetchone()[0]  # type: ignore[index]
+        db.grant_bi_reader(conn, "marts", owner)  # what a publication does
+    try:
+        with psycopg.connect(bi_url) as bi:
+            assert bi.execute(f"select count(*) from marts.{PROBE}").fetchone() == (1,)
+            with pytest.raises(errors.InsufficientPrivilege):
+                bi.execute("select * from marts.int_security_probe")
+    finally:
+        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+            conn.execute("drop table marts.int_security_probe")
