@@ -11,13 +11,12 @@ data for the day is not in the publication, or when any task failed).
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import PartitionedAssetTimetable, dag, get_current_context, task
 
 from common.assets import MARTS, SENTIMENT
 from common.days import day_of, emit_day
 from common.dbt import AUDIT_MARTS, dbt_group
-from common.defaults import DEFAULT_ARGS
+from common.defaults import DOWNSTREAM_DAG_ARGS
 from common.marts_chain import day_context, withhold_or_hand_on
 from common.platforms import requested_platforms
 from common.runs import failed_tasks
@@ -101,11 +100,7 @@ def check_freshness(ti=None, params=None) -> None:
 @dag(
     dag_id=PUBLISH_DAG_ID,
     schedule=PartitionedAssetTimetable(assets=SENTIMENT),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=4,
-    default_args=DEFAULT_ARGS,
-    params={"day": None, "platforms": "all"},
+    **DOWNSTREAM_DAG_ARGS,
     tags=["missionpulse", "publish", "dbt"],
     doc_md=__doc__,
 )

@@ -9,13 +9,12 @@ hand_off (emits SENTIMENT for the day; on any failure withholds the publication 
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import PartitionedAssetTimetable, dag, get_current_context, task
 
 from common.assets import SENTIMENT, STAGED
 from common.days import day_of, emit_day
 from common.dbt import AFTER_SCORING, dbt_group
-from common.defaults import DEFAULT_ARGS
+from common.defaults import DOWNSTREAM_DAG_ARGS
 from common.marts_chain import day_context, withhold_or_hand_on
 from missionpulse.orchestration import SENTIMENT_DAG_ID
 
@@ -43,11 +42,7 @@ def hand_off(ti=None) -> dict:
 @dag(
     dag_id=SENTIMENT_DAG_ID,
     schedule=PartitionedAssetTimetable(assets=STAGED),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=4,
-    default_args=DEFAULT_ARGS,
-    params={"day": None, "platforms": "all"},
+    **DOWNSTREAM_DAG_ARGS,
     tags=["missionpulse", "sentiment", "ml", "dbt"],
     doc_md=__doc__,
 )

@@ -15,14 +15,13 @@ score_sentiment and publish go on from STAGED under the same lock holder (this r
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import PartitionedAssetTimetable, dag, get_current_context, task
 from airflow.sdk.definitions.asset import AssetAll
 
 from common.assets import RAW, STAGED
 from common.days import day_of, day_window, emit_day
 from common.dbt import AFTER_SCORING, AUDIT_MARTS, dbt_group
-from common.defaults import DEFAULT_ARGS
+from common.defaults import DOWNSTREAM_DAG_ARGS
 from common.platforms import enabled_platforms, requested_platforms
 from common.runs import failed_tasks
 from missionpulse.orchestration import TRANSFORM_DAG_ID
@@ -103,11 +102,7 @@ def hand_off(run_id=None, ti=None) -> dict:
 @dag(
     dag_id=TRANSFORM_DAG_ID,
     schedule=PartitionedAssetTimetable(assets=AssetAll(*(RAW[p] for p in PLATFORMS))),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=4,
-    default_args=DEFAULT_ARGS,
-    params={"day": None, "platforms": "all"},
+    **DOWNSTREAM_DAG_ARGS,
     tags=["missionpulse", "transform", "dbt"],
     doc_md=__doc__,
 )
