@@ -228,6 +228,7 @@ def _run_days(days: list[date], faults: str, platforms: str = "all") -> list[Run
     from missionpulse import orchestration
 
     outcomes: list[RunOutcome] = []
+    first_started = time.monotonic()
     for number, day in enumerate(days, start=1):
         started = time.monotonic()
         log_path = settings.logs_dir() / "runs" / f"{day.isoformat()}.log"
@@ -240,8 +241,23 @@ def _run_days(days: list[date], faults: str, platforms: str = "all") -> list[Run
         )
         click.echo(
             f"[{number}/{len(days)}] {day} {mark} in {time.monotonic() - started:.1f}s{detail}"
+            + _time_left(time.monotonic() - first_started, number, len(days))
         )
     return outcomes
+
+
+def _time_left(elapsed_s: float, done: int, total: int) -> str:
+    """``; 28 days to go, about 29 min`` (the mean time of the days done so far), for the
+    progress line of each day but the last."""
+    left = total - done
+    if left <= 0 or done <= 0:
+        return ""
+    minutes = elapsed_s / done * left / 60
+    if minutes >= 90:
+        estimate = f"about {minutes / 60:.1f} h"
+    else:
+        estimate = f"about {minutes:.0f} min" if minutes >= 1 else "under a minute"
+    return f"; {left} day{'s' if left > 1 else ''} to go, {estimate}"
 
 
 @main.command()

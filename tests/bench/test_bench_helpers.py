@@ -18,7 +18,7 @@ from bench.common import task_runs
 
 
 def test_parse_day_line_reads_the_backfill_progress_line_with_colours() -> None:
-    ok = f"[3/30] 2026-11-20 {click.style('ok', fg='green')} in 71.4s"
+    ok = f"[3/30] 2026-11-20 {click.style('ok', fg='green')} in 71.4s; 27 days to go, about 32 min"
     failed = (
         f"[4/30] 2026-11-21 {click.style('FAILED', fg='red')} in 12.0s"
         " (failed: extract_x; log /tmp/x.log)"

@@ -106,3 +106,12 @@ def test_simulate_registry_refuses_to_overwrite_the_shipped_config() -> None:
 
     assert result.exit_code != 0
     assert "config" in result.output
+
+
+def test_progress_lines_estimate_the_time_left() -> None:
+    from missionpulse.cli import _time_left
+
+    assert _time_left(120.0, 2, 30) == "; 28 days to go, about 28 min"
+    assert _time_left(75.0, 1, 365) == "; 364 days to go, about 7.6 h"
+    assert _time_left(20.0, 2, 3) == "; 1 day to go, under a minute"
+    assert _time_left(600.0, 3, 3) == ""
