@@ -15,6 +15,8 @@ score_sentiment and publish go on from STAGED under the same lock holder (this r
 
 from __future__ import annotations
 
+import logging
+
 from airflow.sdk import PartitionedAssetTimetable, dag, get_current_context, task
 from airflow.sdk.definitions.asset import AssetAll
 
@@ -23,10 +25,11 @@ from common.days import day_of, day_window, emit_day
 from common.dbt import AFTER_SCORING, AUDIT_MARTS, dbt_group
 from common.defaults import DOWNSTREAM_DAG_ARGS
 from common.platforms import enabled_platforms, requested_platforms
-from common.runs import failed_tasks
+from common.runs import failed_tasks, run_is_gone
 from missionpulse.orchestration import TRANSFORM_DAG_ID
 
 PLATFORMS = enabled_platforms()
+log = logging.getLogger(__name__)
 
 
 @task
@@ -57,8 +60,14 @@ def stage_marts(selected: dict, run_id=None, ti=None) -> dict:
         except Exception as err:
             # gone from this Airflow (a rerun through `missionpulse run` replaces the day's
             # killed run): it cannot publish any more. Otherwise the heartbeat decides.
-            text = str(err).lower()
-            return False if ("not_found" in text or "not found" in text) else None
+            if run_is_gone(err):
+                return False
+            log.warning(
+                "could not tell whether run %s is alive (%r): its heartbeat decides",
+                holder_run_id,
+                err,
+            )
+            return None
         state = str(getattr(state, "value", state))
         if state in ("queued", "running"):
             return True

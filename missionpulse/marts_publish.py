@@ -145,7 +145,7 @@ def _acquire(
             holder["dag_run_id"],
             holder["day"],
             holder["shadow"],
-            "its Airflow run has finished"
+            "its Airflow run has failed or is gone (a rerun of the day replaced it)"
             if alive is False
             else f"not heard of for {float(holder['silent_s']):.0f} s",
         )

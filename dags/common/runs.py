@@ -16,3 +16,16 @@ def failed_tasks(ti: Any, only: tuple[str, ...] = ()) -> list[str]:
         and task_id != ti.task_id
         and (not only or task_id.split(".")[0] in only)
     )
+
+
+def run_is_gone(err: BaseException) -> bool:
+    """Whether ``err``, raised when asking Airflow for a DAG run's state, says the run does
+    not exist (HTTP 404, reason ``not_found``). The execution API's client raises
+    ``ServerResponseError('Server returned error')``: the 404 is on its response and the
+    reason in its ``detail``, not in its text."""
+    response = getattr(err, "response", None)
+    if getattr(response, "status_code", None) == 404:
+        return True
+    detail = getattr(err, "detail", None)
+    text = f"{err} {detail}".lower()
+    return "not_found" in text or "not found" in text
