@@ -1,6 +1,6 @@
 """Fault drills: the pipeline survives what production will do to it, with exact figures.
 
-One UTC day is run four times through Airflow (``missionpulse run``), against the session's
+One UTC day is run several times through Airflow (``missionpulse run``), against the session's
 embedded warehouse and the in-process platform simulator:
 
 1. **kill -9 during a raw load**: the run is SIGKILLed (its whole process group) while its
@@ -9,11 +9,15 @@ embedded warehouse and the in-process platform simulator:
    (``missionpulse simulate truth --json``), no row is duplicated or lost, every partition
    holds exactly the rows of its one current ``audit.raw_loads`` entry, and the landing
    files the killed run left behind are never loaded.
+1b. **kill -9 while the marts are built**: the run is SIGKILLed while a dbt query of its
+   build runs, so it dies holding the marts publication lock (``audit.marts_publish_lock``)
+   with ``marts`` untouched; the rerun of the day replaces the dead Airflow run and takes
+   the lock over at once (not after the 3-hour stale limit), and publishes.
 2. **warehouse restart mid-run**: while a dbt task of the next run has a query running, the
    embedded PostgreSQL is stopped and started again (same port, same URL). The failed task
    is retried by Airflow and the run completes with the same counts.
-3. **same day, same marts**: the rerun of drill 1, the run of drill 2 and a fourth, plain run
-   of the same day give identical checksums of every table in ``marts``
+3. **same day, same marts**: the reruns of drills 1 and 1b and the run of drill 2 (and plain
+   runs when fewer ran) give identical checksums of every table in ``marts``
    (:data:`EXCLUDED_COLUMNS` lists the only columns left out, and why).
 
 Run them with ``make drills`` (with the chaos and bad-data tests) or
@@ -107,11 +111,12 @@ def ledger() -> Iterator[Ledger]:
     book = Ledger()
     yield book
     if book.rows:
+        first = max(len(r[0]) for r in book.rows)
         width = max(len(r[1]) for r in book.rows)
         print(f"\n\nfault drills, day {DAY} (measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
-        print(f"{'drill':<22} {'observed':<{width}}  figure")
+        print(f"{'drill':<{first}}  {'observed':<{width}}  figure")
         for drill, what, figure in book.rows:
-            print(f"{drill:<22} {what:<{width}}  {figure}")
+            print(f"{drill:<{first}}  {what:<{width}}  {figure}")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -445,6 +450,42 @@ def test_kill_9_during_raw_load_then_rerun_gives_exact_counts(
     ledger.note("1 kill -9 in load", "rerun", f"ok in {seconds:.0f} s")
     ledger.note("1 kill -9 in load", "raw rows / simulator truth", f"{loaded} / {expected}")
     ledger.note("1 kill -9 in load", "duplicate / lost rows", "0 / 0")
+
+
+def test_kill_9_while_the_marts_build_then_the_rerun_takes_the_lock_over(
+    test_state_dir: Path, warehouse_url: str, tmp_path: Path, ledger: Ledger
+) -> None:
+    truth = truth_counts(test_state_dir, warehouse_url)
+    lock = "select dag_run_id, batch_date from audit.marts_publish_lock where lock_name = 'marts'"
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        published = marts_checksums(conn)
+        proc = start_run(test_state_dir, warehouse_url, tmp_path / "killed-in-build.log")
+        try:
+            wait_for_query(
+                conn, proc, "application_name = 'dbt' and state = 'active'", "a running dbt query"
+            )
+            processes.signal_group(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.returncode is None:
+                processes.stop_group(proc.pid, [(signal.SIGKILL, 10)])
+        assert proc.returncode == -signal.SIGKILL
+        holder = conn.execute(lock).fetchone()
+        assert holder is not None and holder[1] == DAY, f"the killed run held no lock: {holder}"
+        assert marts_checksums(conn) == published, "a killed build must leave marts untouched"
+    ledger.note("1b kill -9 in marts build", "killed run left holding the lock", holder[0])
+
+    log = tmp_path / "rerun-after-build-kill.log"
+    seconds = run_day(test_state_dir, warehouse_url, log)
+    run_log = (test_state_dir / "logs" / "runs" / f"{DAY.isoformat()}.log").read_text(
+        errors="replace"
+    )
+    assert f"taking over the marts publication lock from run {holder[0]}" in run_log
+    with psycopg.connect(warehouse_url) as conn:
+        check_day(conn, truth)
+        assert conn.execute(lock).fetchone() is None, "the rerun must release the lock"
+        ledger.checksums.append(("rerun after kill in build", marts_checksums(conn)))
+    ledger.note("1b kill -9 in marts build", "rerun took the lock over", f"ok in {seconds:.0f} s")
 
 
 def test_warehouse_restart_mid_run_is_retried_and_completes(
