@@ -542,6 +542,12 @@ def marts_status(as_json: bool, last: int) -> None:
             f"lock: held by run {holder['dag_run_id']} (day {holder['day']}, building "
             f"{holder['shadow']}) since {holder['acquired_at']:%Y-%m-%d %H:%M:%S %Z}, "
             f"last heard of {holder['silent_s']:.0f} s ago"
+            + (
+                f"; run in process {holder['holder_pid']} on {holder['holder_host']}"
+                + (" (dead: the next run takes the lock over)" if holder["holder_dead"] else "")
+                if holder.get("holder_pid") is not None
+                else ""
+            )
         )
     else:
         click.echo("lock: free")

@@ -197,6 +197,11 @@ create table if not exists audit.marts_publish_lock (
 );
 comment on table audit.marts_publish_lock is
   'The run that is building the marts in its shadow schema (one at a time, copy to swap).';
+-- a run driven in one process (missionpulse run/backfill: dag.test) names that process,
+-- so a run that finds the lock held can tell that its holder died with it
+alter table audit.marts_publish_lock add column if not exists holder_host text;
+alter table audit.marts_publish_lock add column if not exists holder_pid integer;
+alter table audit.marts_publish_lock add column if not exists holder_started double precision;
 create table if not exists audit.mart_publications (
     publication_id  text primary key,
     dag_run_id      text,

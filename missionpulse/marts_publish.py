@@ -22,8 +22,10 @@ A daily run never writes into ``marts`` directly:
 The lock is a row in ``audit.marts_publish_lock`` (the run, its day and shadow), not a
 session advisory lock: the steps run as separate Airflow tasks, possibly in separate
 processes. A run that finds it held waits; it takes the lock over when the holder is the
-same DAG run (a retry), when Airflow says the holder's run has finished, or when the holder
-has not been heard of for ``MISSIONPULSE_MARTS_LOCK_STALE_S`` seconds (default 3 hours).
+same DAG run (a retry), when Airflow says the holder's run has failed or is gone, when the
+holder ran in one process on this host (``missionpulse run``/``backfill``: the row names
+the process, see :data:`IN_PROCESS_ENV`) and that process has died, or when the holder has
+not been heard of for ``MISSIONPULSE_MARTS_LOCK_STALE_S`` seconds (default 3 hours).
 ``missionpulse marts status|unlock|drop-shadows`` (the functions at the end) let the data
 team see the lock and the shadows, release a dead run's lock at once, and drop shadows.
 """
@@ -34,6 +36,7 @@ import json
 import logging
 import os
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import psutil
 from psycopg import sql
 
 from missionpulse import db
@@ -83,11 +87,48 @@ def ensure_tables(url: str) -> None:
         conn.execute(DDL)
 
 
+# Set by missionpulse.orchestration while it runs a day's DAGs in its own process: every
+# task of the run is in this process, so the run dies with it. Scheduler-driven runs (one
+# process per task) leave it unset and are judged by Airflow's run state and the heartbeat.
+IN_PROCESS_ENV = "MISSIONPULSE_IN_PROCESS_RUN"
+
+
+def _this_process() -> tuple[str, int, float] | None:
+    """(host, pid, start time) of this process when it runs whole DAG runs, else None."""
+    if os.environ.get(IN_PROCESS_ENV) != "1":
+        return None
+    return socket.gethostname(), os.getpid(), psutil.Process().create_time()
+
+
+def _holder_process_died(holder: dict[str, Any]) -> bool:
+    """Whether the lock's holder ran in one process on this host that no longer runs
+    (the same pid with another start time is another process)."""
+    if holder.get("holder_pid") is None or holder.get("holder_host") != socket.gethostname():
+        return False
+    try:
+        started = psutil.Process(int(holder["holder_pid"])).create_time()
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False  # cannot tell: the other checks decide
+    return abs(started - float(holder["holder_started"] or 0)) > 1.0
+
+
 def _stale_after_s() -> float:
     return float(os.environ.get("MISSIONPULSE_MARTS_LOCK_STALE_S", 3 * 3600))
 
 
-_LOCK_KEYS = ("dag_run_id", "day", "shadow", "acquired_at", "heartbeat_at", "silent_s")
+_LOCK_KEYS = (
+    "dag_run_id",
+    "day",
+    "shadow",
+    "acquired_at",
+    "heartbeat_at",
+    "silent_s",
+    "holder_host",
+    "holder_pid",
+    "holder_started",
+)
 
 
 def _serialise(conn: Any) -> None:
@@ -100,7 +141,8 @@ def _lock_row(conn: Any, marts: str, *, for_update: bool = False) -> dict[str, A
     """The publication lock's row as a dict (:data:`_LOCK_KEYS`), None when free."""
     row = conn.execute(
         "select dag_run_id, batch_date, shadow_schema, acquired_at, heartbeat_at,"
-        " extract(epoch from now() - heartbeat_at)::float8 as silent_s"
+        " extract(epoch from now() - heartbeat_at)::float8 as silent_s,"
+        " holder_host, holder_pid, holder_started"
         " from audit.marts_publish_lock where lock_name = %s"
         + (" for update" if for_update else ""),
         (marts,),
@@ -137,27 +179,40 @@ def _acquire(
     _serialise(conn)
     holder = _lock_row(conn, marts, for_update=True)
     if holder is not None and holder["dag_run_id"] != dag_run_id:
-        alive = holder_alive(holder["dag_run_id"]) if holder_alive else None
-        if alive is not False and float(holder["silent_s"]) < _stale_after_s():
-            return holder
+        if _holder_process_died(holder):
+            why = (
+                f"the process that ran it ({holder['holder_host']} pid {holder['holder_pid']})"
+                " has died"
+            )
+        else:
+            alive = holder_alive(holder["dag_run_id"]) if holder_alive else None
+            if alive is not False and float(holder["silent_s"]) < _stale_after_s():
+                return holder
+            why = (
+                "its Airflow run has failed or is gone (a rerun of the day replaced it)"
+                if alive is False
+                else f"not heard of for {float(holder['silent_s']):.0f} s"
+            )
         log.warning(
             "taking over the marts publication lock from run %s (day %s, shadow %s): %s",
             holder["dag_run_id"],
             holder["day"],
             holder["shadow"],
-            "its Airflow run has failed or is gone (a rerun of the day replaced it)"
-            if alive is False
-            else f"not heard of for {float(holder['silent_s']):.0f} s",
+            why,
         )
+    host, pid, started = _this_process() or (None, None, None)
     conn.execute(
         """
-        insert into audit.marts_publish_lock (lock_name, dag_run_id, batch_date, shadow_schema)
-        values (%s, %s, %s, %s)
+        insert into audit.marts_publish_lock (lock_name, dag_run_id, batch_date, shadow_schema,
+            holder_host, holder_pid, holder_started)
+        values (%s, %s, %s, %s, %s, %s, %s)
         on conflict (lock_name) do update set
             dag_run_id = excluded.dag_run_id, batch_date = excluded.batch_date,
-            shadow_schema = excluded.shadow_schema, acquired_at = now(), heartbeat_at = now()
+            shadow_schema = excluded.shadow_schema, acquired_at = now(), heartbeat_at = now(),
+            holder_host = excluded.holder_host, holder_pid = excluded.holder_pid,
+            holder_started = excluded.holder_started
         """,
-        (marts, dag_run_id, day, schema),
+        (marts, dag_run_id, day, schema, host, pid, started),
     )
     return None
 
@@ -425,10 +480,14 @@ class ShadowInfo:
 
 
 def lock_holder(url: str, marts: str = MARTS) -> dict[str, Any] | None:
-    """Who holds the publication lock (run, day, shadow, since when, silent seconds)."""
+    """Who holds the publication lock (run, day, shadow, since when, silent seconds; the
+    process of an in-process run and whether it died)."""
     ensure_tables(url)
     with db.connect(url) as conn:
-        return _lock_row(conn, marts)
+        holder = _lock_row(conn, marts)
+    if holder is not None:
+        holder["holder_dead"] = _holder_process_died(holder)
+    return holder
 
 
 def shadows(url: str, marts: str = MARTS) -> list[ShadowInfo]:

@@ -234,13 +234,33 @@ def _frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+@contextmanager
+def _in_process_run() -> Iterator[None]:
+    """While a DAG run runs whole in this process, say so to the marts publication lock
+    (``marts_publish.IN_PROCESS_ENV``): its holder row then names this process, so a run
+    that finds the lock held after this process died takes it over at once. Only for the
+    run's duration: processes started later from this one (Airflow, Celery workers) run
+    one task per process and must not claim it."""
+    from missionpulse.marts_publish import IN_PROCESS_ENV
+
+    before = os.environ.get(IN_PROCESS_ENV)
+    os.environ[IN_PROCESS_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(IN_PROCESS_ENV, None)
+        else:
+            os.environ[IN_PROCESS_ENV] = before
+
+
 def _test_run(dag: Any, *, logical_date: datetime | None, conf: dict[str, Any]) -> DagRunOutcome:
     # dag.test() of Airflow 3.3.2 crashes when a run of a DAG with a deadline alert succeeds
     # (it looks the alerts up by ids only the DAG processor assigns: apache/airflow#73428).
     # Its runs are never queued, so the queued-at deadline would not apply to them anyway:
     # the freshness deadline is the scheduler's business.
     dag.deadline = None
-    with _frozen_heap():
+    with _frozen_heap(), _in_process_run():
         dag_run = dag.test(logical_date=logical_date, run_conf=conf)
     failed = [
         ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"

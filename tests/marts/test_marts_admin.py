@@ -7,6 +7,10 @@ They run on a published schema of their own (``pubadmin``), as test_publish_gate
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 
@@ -161,6 +165,65 @@ def test_a_retry_withholds_only_its_own_earlier_staging(
             marts_publish.withhold(warehouse_url, DAY, "run-retry", "test over", marts=marts)
         published.execute("delete from audit.mart_publications where dag_run_id = 'run-retry'")
         published.execute("delete from audit.marts_publish_lock where lock_name = %s", (other,))
+
+
+def test_a_dead_in_process_holder_is_taken_over_at_once(
+    published: psycopg.Connection,
+    warehouse_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """missionpulse run/backfill run whole DAG runs in one process: the lock names it, and a
+    run of another day does not wait hours for the heartbeat of a run killed with it."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(gone.stdout)
+    host = socket.gethostname()
+    monkeypatch.setattr(marts_publish, "_this_process", lambda: (host, dead_pid, 1.0e9))
+    marts_publish.stage(warehouse_url, OTHER_DAY, "run-killed", marts=PUBLISHED)
+    holder = marts_publish.lock_holder(warehouse_url, PUBLISHED)
+    assert holder is not None
+    assert (holder["holder_host"], holder["holder_pid"], holder["holder_dead"]) == (
+        host,
+        dead_pid,
+        True,
+    )
+
+    monkeypatch.undo()  # from here on this process (alive) records itself
+    monkeypatch.setenv(marts_publish.IN_PROCESS_ENV, "1")
+    with caplog.at_level("WARNING", logger="missionpulse.marts_publish"):
+        marts_publish.stage(warehouse_url, DAY, "run-next", marts=PUBLISHED, wait_s=0)
+    assert any(f"pid {dead_pid}) has died" in r.getMessage() for r in caplog.records)
+    holder = marts_publish.lock_holder(warehouse_url, PUBLISHED)
+    assert holder is not None
+    assert (holder["dag_run_id"], holder["holder_pid"], holder["holder_dead"]) == (
+        "run-next",
+        os.getpid(),
+        False,
+    )
+    # a live in-process holder is waited for like any other
+    with pytest.raises(PublishError, match="run-next"):
+        marts_publish.stage(warehouse_url, OTHER_DAY, "run-third", marts=PUBLISHED, wait_s=0)
+    marts_publish.withhold(warehouse_url, DAY, "run-next", "test over", marts=PUBLISHED)
+    marts_publish.withhold(warehouse_url, OTHER_DAY, "run-killed", "test over", marts=PUBLISHED)
+
+
+def test_a_scheduler_driven_holder_names_no_process(
+    published: psycopg.Connection, warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One task per process: the process that staged exits while its run goes on."""
+    monkeypatch.delenv(marts_publish.IN_PROCESS_ENV, raising=False)
+    marts_publish.stage(warehouse_url, DAY, "run-scheduled", marts=PUBLISHED)
+    holder = marts_publish.lock_holder(warehouse_url, PUBLISHED)
+    assert holder is not None
+    assert (holder["holder_pid"], holder["holder_dead"]) == (None, False)
+    with pytest.raises(PublishError, match="run-scheduled"):
+        marts_publish.stage(warehouse_url, OTHER_DAY, "run-other", marts=PUBLISHED, wait_s=0)
+    marts_publish.withhold(warehouse_url, DAY, "run-scheduled", "test over", marts=PUBLISHED)
 
 
 def test_cli_status_unlock_and_drop_shadows(warehouse_url: str) -> None:
