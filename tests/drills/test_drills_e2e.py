@@ -11,8 +11,9 @@ embedded warehouse and the in-process platform simulator:
    files the killed run left behind are never loaded.
 1b. **kill -9 while the marts are built**: the run is SIGKILLed while a dbt query of its
    build runs, so it dies holding the marts publication lock (``audit.marts_publish_lock``)
-   with ``marts`` untouched; the rerun of the day replaces the dead Airflow run and takes
-   the lock over at once (not after the 3-hour stale limit), and publishes.
+   with ``marts`` untouched; the rerun of the day takes the lock over at once (the lock
+   names the dead process, and the rerun replaces its Airflow run), not after the 3-hour
+   stale limit, and publishes.
 2. **warehouse restart mid-run**: while a dbt task of the next run has a query running, the
    embedded PostgreSQL is stopped and started again (same port, same URL). The failed task
    is retried by Airflow and the run completes with the same counts.
