@@ -270,10 +270,41 @@ def _test_run(dag: Any, *, logical_date: datetime | None, conf: dict[str, Any]) 
     return DagRunOutcome(dag.dag_id, dag_run.run_id, str(dag_run.state), failed)
 
 
+def _stop_dbt_behavior_flags_growing() -> None:
+    """Keep dbt from growing a global list with every adapter it creates in this process.
+
+    dbt-adapters 1.24's ``BaseAdapter.__init__`` sets ``self.behavior =
+    DEFAULT_BASE_BEHAVIOR_FLAGS`` (a module-level list), and the property's setter
+    ``extend``s the list it is given with the adapter's own flags: every dbt invocation in a
+    process appends the Postgres flag to the global list for good, and every later adapter
+    renders all of them, each with an ``inspect.stack()`` (dbt_common's behavior flags).
+    One task per process (a worker) never notices; ``missionpulse backfill`` runs ~45 dbt
+    invocations a day in one process, and a day's wall time grew from 60 s to 85 s over
+    12 days (py-spy: 28 % of samples in that ``inspect.stack``). Giving the setter a copy
+    keeps the list as dbt defines it. Idempotent; does nothing if dbt changes its shape.
+    """
+    from dbt.adapters.base import impl
+
+    prop = getattr(impl.BaseAdapter, "behavior", None)
+    if not isinstance(prop, property) or prop.fset is None:
+        return
+    if getattr(prop.fset, "_missionpulse_copies", False):
+        return
+    extend_in_place = prop.fset
+
+    def set_behavior(adapter: Any, flags: Any) -> None:
+        extend_in_place(adapter, list(flags))
+
+    set_behavior._missionpulse_copies = True  # type: ignore[attr-defined]
+    impl.BaseAdapter.behavior = prop.setter(set_behavior)  # type: ignore[assignment]
+
+
 @cache
 def _dag_bag() -> Any:
     """The project's DAGs, parsed once per process (a backfill runs many days)."""
     from airflow.dag_processing.dagbag import DagBag
+
+    _stop_dbt_behavior_flags_growing()
 
     bag = DagBag(str(settings.project_root() / "dags"))
     if bag.import_errors:
