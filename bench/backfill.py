@@ -15,7 +15,7 @@ Method:
 2. After the pass, the rows of every table in ``raw``, ``marts`` (tables, not views),
    ``ml`` and ``snapshots`` are counted, and the duration of each Airflow task instance of
    the range's runs is read from Airflow's metadata DB (``<state>/airflow/airflow.db``):
-   ``score_sentiment`` is the sentiment scoring inside the daily run.
+   ``score_sentiment.score`` is the sentiment scoring inside the daily run.
 3. The same backfill runs a second time; issue 7's "done when" is that every count is
    equal after it (reruns replace a day's partitions, they never add to them).
 4. Sentiment on its own (unless ``--no-rescore``): the range's scores of the current model
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps({"passes": passes}, indent=2, default=str))
         log(
             f"pass {number}: exit {result['returncode']} in {result['total_s']:.0f} s;"
-            f" score_sentiment {result['tasks_s'].get('score_sentiment', 0):.0f} s"
+            f" sentiment scoring {result['tasks_s'].get('score_sentiment.score', 0):.0f} s"
         )
     sentiment = {} if args.no_rescore else rescore(state, url, first, started_at)
     if sentiment and "deleted" in sentiment:
