@@ -78,7 +78,7 @@ lint: setup
 		&& $(BIN)/sqlfluff lint dbt_project
 
 # Benchmarks (issue 9): figures, not pass/fail; each prints a table (README "Performance").
-# They run in their own warehouses under BENCH_STATE, never in .missionpulse/. ~2 h on 2 cores,
+# They run in their own warehouses under BENCH_STATE, never in .missionpulse/. <2 h on 2 cores,
 # most of it the BENCH_DAYS backfill run twice.
 BENCH_STATE ?= /tmp/missionpulse-bench
 BENCH_DAYS ?= 30
