@@ -538,17 +538,16 @@ def marts_status(as_json: bool, last: int) -> None:
         )
         return
     if holder:
-        click.echo(
+        line = (
             f"lock: held by run {holder['dag_run_id']} (day {holder['day']}, building "
             f"{holder['shadow']}) since {holder['acquired_at']:%Y-%m-%d %H:%M:%S %Z}, "
             f"last heard of {holder['silent_s']:.0f} s ago"
-            + (
-                f"; run in process {holder['holder_pid']} on {holder['holder_host']}"
-                + (" (dead: the next run takes the lock over)" if holder["holder_dead"] else "")
-                if holder.get("holder_pid") is not None
-                else ""
-            )
         )
+        if holder["holder_pid"] is not None:
+            line += f"; run in process {holder['holder_pid']} on {holder['holder_host']}"
+            if holder["holder_dead"]:
+                line += " (dead: the next run takes the lock over)"
+        click.echo(line)
     else:
         click.echo("lock: free")
     click.echo("publications (newest first):" if recent else "publications: none yet")
