@@ -362,6 +362,23 @@ def wait_for_query(
     pytest.fail(f"no {what} seen in {RUN_TIMEOUT_S}s of the run for {DAY}")
 
 
+def kill_9_at(
+    conn: psycopg.Connection[Any], proc: subprocess.Popen[bytes], condition: str, what: str
+) -> tuple[int, str]:
+    """SIGKILL the run's whole process group the moment ``condition`` matches one of its
+    statements (:func:`wait_for_query`); (backend pid, query) of that statement."""
+    try:
+        backend, query = wait_for_query(conn, proc, condition, what)
+        processes.signal_group(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.returncode is None:
+            processes.stop_group(proc.pid, [(signal.SIGKILL, 10)])
+    assert proc.returncode == -signal.SIGKILL
+    assert not processes.group_alive(proc.pid)
+    return backend, query
+
+
 def wait_backend_gone(conn: psycopg.Connection[Any], pid: int, timeout_s: float = 60) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
@@ -403,23 +420,15 @@ def test_kill_9_during_raw_load_then_rerun_gives_exact_counts(
     log = tmp_path / "killed-run.log"
     proc = start_run(test_state_dir, warehouse_url, log)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        try:
-            # the loader's transaction: delete + COPY of a landing file into raw.*, in progress
-            backend, query = wait_for_query(
-                conn,
-                proc,
-                "application_name = 'missionpulse' and state = 'active' "
-                f'and query ~* \'^\\s*copy "raw"\\."({"|".join(PLATFORMS)})__\' '
-                "and xact_start is not null",
-                "a COPY into a platform's raw.* table",
-            )
-            processes.signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.returncode is None:
-                processes.stop_group(proc.pid, [(signal.SIGKILL, 10)])
-        assert proc.returncode == -signal.SIGKILL
-        assert not processes.group_alive(proc.pid)
+        # the loader's transaction: delete + COPY of a landing file into raw.*, in progress
+        backend, query = kill_9_at(
+            conn,
+            proc,
+            "application_name = 'missionpulse' and state = 'active' "
+            f'and query ~* \'^\\s*copy "raw"\\."({"|".join(PLATFORMS)})__\' '
+            "and xact_start is not null",
+            "a COPY into a platform's raw.* table",
+        )
         table = re.search(r'copy "raw"\."(\w+)"', query, re.IGNORECASE)
         assert table, query
         killed_platform, killed_entity = table.group(1).split("__", 1)
@@ -461,16 +470,9 @@ def test_kill_9_while_the_marts_build_then_the_rerun_takes_the_lock_over(
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         published = marts_checksums(conn)
         proc = start_run(test_state_dir, warehouse_url, tmp_path / "killed-in-build.log")
-        try:
-            wait_for_query(
-                conn, proc, "application_name = 'dbt' and state = 'active'", "a running dbt query"
-            )
-            processes.signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.returncode is None:
-                processes.stop_group(proc.pid, [(signal.SIGKILL, 10)])
-        assert proc.returncode == -signal.SIGKILL
+        kill_9_at(
+            conn, proc, "application_name = 'dbt' and state = 'active'", "a running dbt query"
+        )
         holder = conn.execute(lock).fetchone()
         assert holder is not None and holder[1] == DAY, f"the killed run held no lock: {holder}"
         assert marts_checksums(conn) == published, "a killed build must leave marts untouched"
