@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 FAULT_PROFILES = tuple(PROFILES)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.secho(message, fg="red", err=True)
     sys.exit(1)
 
@@ -224,6 +224,19 @@ def _output_to(path: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
+def _check_first_day(day: date, option: str) -> None:
+    """Refuse a day before the DAGs' start date before anything starts (see
+    ``orchestration.first_day``): Airflow would mark its runs done with nothing run."""
+    from missionpulse import orchestration
+
+    try:
+        first = orchestration.first_day()
+    except ValueError as err:
+        _fail(str(err))
+    if day < first:
+        raise click.BadParameter(str(orchestration.DayBeforeFirstDay(day)), param_hint=option)
+
+
 def _run_days(days: list[date], faults: str, platforms: str = "all") -> list[RunOutcome]:
     from missionpulse import orchestration
 
@@ -268,6 +281,7 @@ def run(day: str, faults: str) -> None:
     from missionpulse import report
 
     the_day = _parse_day(day)
+    _check_first_day(the_day, "--date")
     url = _start_pipeline()
     (outcome,) = _run_days([the_day], faults)
     report.print_day_problems(url, the_day)
@@ -278,7 +292,13 @@ def run(day: str, faults: str) -> None:
 
 
 @main.command()
-@click.option("--days", default=14, show_default=True, help="How many days up to yesterday.")
+@click.option(
+    "--days",
+    default=14,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many days up to yesterday.",
+)
 @click.option("--faults", type=click.Choice(FAULT_PROFILES), default="none", show_default=True)
 @click.option(
     "--bi/--no-bi",
@@ -293,6 +313,7 @@ def demo(days: int, faults: str, with_bi: bool) -> None:
 
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     span = [yesterday - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    _check_first_day(span[0], "--days")
     url = _start_pipeline()
     click.echo(f"running {len(span)} days, {span[0]} .. {span[-1]}")
     started = time.monotonic()
@@ -325,6 +346,7 @@ def backfill(first: str, last: str, platforms: tuple[str, ...], faults: str) -> 
         raise click.BadParameter(f"--to {end} is before --from {start}")
     if end >= datetime.now(UTC).date():
         raise click.BadParameter(f"--to {end} is not over yet: the last complete day is yesterday")
+    _check_first_day(start, "--from")
     span = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     which = ",".join(platforms) if platforms else "all"
     url = _start_pipeline()

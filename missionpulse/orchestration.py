@@ -68,6 +68,48 @@ def extract_cron() -> str | None:
     return f"{at.minute} {at.hour} * * *"
 
 
+FIRST_DAY_ENV = "MISSIONPULSE_FIRST_DAY"
+DEFAULT_FIRST_DAY = date(2024, 1, 1)
+
+
+def first_day() -> date:
+    """The earliest UTC day the DAGs run for: their ``start_date``.
+
+    Airflow creates no task instance for a logical date before a DAG's start date: such a
+    run is marked successful at once with nothing done, so a backfill of older days would
+    report them done while extracting nothing. ``run_day`` refuses them instead. No run is
+    ever scheduled for the past (``catchup=False``), so an early first day costs nothing.
+    ``MISSIONPULSE_FIRST_DAY``: ``YYYY-MM-DD``, default 2024-01-01."""
+    raw = (os.environ.get(FIRST_DAY_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_FIRST_DAY
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        day = None
+    if day is None or len(raw) != 10:  # fromisoformat also takes 20240101
+        raise ValueError(f"{FIRST_DAY_ENV} must be a UTC day YYYY-MM-DD, got {raw!r}")
+    return day
+
+
+def dag_start_date() -> datetime:
+    """``first_day()`` at 00:00 UTC, the ``start_date`` of every MissionPulse DAG."""
+    return datetime.combine(first_day(), time(0), tzinfo=UTC)
+
+
+class DayBeforeFirstDay(ValueError):
+    """A day older than ``first_day()``: Airflow would run no task for it."""
+
+    def __init__(self, day: date) -> None:
+        first = first_day()
+        super().__init__(
+            f"{day} is before the DAGs' first day {first}: Airflow runs no task for a day "
+            f"before a DAG's start date (nothing would be extracted or built). To cover "
+            f"older days set {FIRST_DAY_ENV} (YYYY-MM-DD, now {first}) in the environment "
+            "of every Airflow process (scheduler, DAG processor, workers) and of missionpulse"
+        )
+
+
 def pool_name(platform: str) -> str:
     """The Airflow pool every extraction of ``platform`` runs in (its request budget)."""
     return f"missionpulse_{platform}"
@@ -262,9 +304,16 @@ def _test_run(dag: Any, *, logical_date: datetime | None, conf: dict[str, Any]) 
     dag.deadline = None
     with _frozen_heap(), _in_process_run():
         dag_run = dag.test(logical_date=logical_date, run_conf=conf)
+    instances = dag_run.get_task_instances()
+    if not instances:
+        # Airflow marks a run successful when it has no task to run, e.g. a logical date
+        # before the DAG's start date: nothing was done, so the day is not done either.
+        return DagRunOutcome(
+            dag.dag_id, dag_run.run_id, "failed", [f"(no task ran: logical date {logical_date})"]
+        )
     failed = [
         ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
-        for ti in dag_run.get_task_instances()
+        for ti in instances
         if ti.state in ("failed", "upstream_failed")
     ]
     return DagRunOutcome(dag.dag_id, dag_run.run_id, str(dag_run.state), failed)
@@ -321,6 +370,8 @@ def run_day(day: date, faults: str = "none", platforms: str = "all") -> RunOutco
     ``platforms`` is "all" or a comma-separated subset: only those are extracted, and only
     those are rebuilt; the others' published rows for the day stay as they are.
     """
+    if day < first_day():
+        raise DayBeforeFirstDay(day)
     bag = _dag_bag()
     wanted = (
         list(settings.PLATFORMS)

@@ -9,6 +9,7 @@ from typing import Any
 import pendulum
 
 from common.alerts import notify_failure
+from missionpulse.orchestration import dag_start_date
 
 OWNER = "missionpulse-data-team"
 
@@ -26,7 +27,7 @@ DEFAULT_ARGS: dict[str, Any] = {
 # asset events (partitioned by day), several days in flight (the marts publication lock
 # orders them); a run triggered by hand names its day and platforms in these params.
 DOWNSTREAM_DAG_ARGS: dict[str, Any] = {
-    "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
+    "start_date": pendulum.instance(dag_start_date()),
     "catchup": False,
     "max_active_runs": 4,
     "default_args": DEFAULT_ARGS,

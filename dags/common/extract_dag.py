@@ -32,7 +32,7 @@ from common.assets import RAW
 from common.days import day_of, emit_day
 from common.defaults import DEFAULT_ARGS
 from common.platforms import enabled_platforms
-from missionpulse.orchestration import extract_cron, extract_dag_id, pool_name
+from missionpulse.orchestration import dag_start_date, extract_cron, extract_dag_id, pool_name
 
 
 @task
@@ -153,7 +153,7 @@ def extract_dag(platform: str) -> DAG | None:
     @dag(
         dag_id=extract_dag_id(platform),
         schedule=None if cron is None else CronDataIntervalTimetable(cron, timezone="UTC"),
-        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        start_date=pendulum.instance(dag_start_date()),
         catchup=False,
         max_active_runs=4,
         default_args=DEFAULT_ARGS,

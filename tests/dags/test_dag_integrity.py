@@ -54,10 +54,10 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     yield env
 
 
-def run_script(script: str, env: dict[str, str]) -> dict:
+def run_script(script: str, env: dict[str, str], *args: str) -> dict:
     """Run ``script`` in a fresh interpreter; it prints one JSON line starting ``FACTS``."""
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
+        [sys.executable, "-c", textwrap.dedent(script), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -93,6 +93,8 @@ DESCRIBE_DAGS = f"""
     for dag_id, dag in bag.dags.items():
         facts["dags"][dag_id] = {{
             "tags": sorted(dag.tags),
+            "start_date": dag.start_date.isoformat(),
+            "catchup": dag.catchup,
             "owner": dag.owner,
             "fileloc": dag.fileloc,
             "deadlines": [
@@ -346,3 +348,61 @@ def test_a_bad_extract_schedule_is_an_import_error_that_names_it(
         (error,) = facts[platform]["errors"]
         assert "MISSIONPULSE_EXTRACT_AT must be a UTC time of day HH:MM" in error
         assert "'3am'" in error
+
+
+def test_every_dag_starts_on_the_first_day_and_never_catches_up(
+    dags: dict, airflow_env: dict[str, str]
+) -> None:
+    """A day before a DAG's start date gets a run with no task: ``first_day`` is the one
+    start date of all of them, so ``run_day`` can refuse such a day for all seven."""
+    assert "MISSIONPULSE_FIRST_DAY" not in airflow_env
+    for dag_id, facts in dags.items():
+        assert facts["start_date"] == "2024-01-01T00:00:00+00:00", dag_id
+        assert facts["catchup"] is False, dag_id
+    moved = run_script(DESCRIBE_DAGS, {**airflow_env, "MISSIONPULSE_FIRST_DAY": "2019-03-01"})
+    assert not moved["import_errors"]
+    assert {f["start_date"] for f in moved["dags"].values()} == {"2019-03-01T00:00:00+00:00"}
+
+
+EARLY_DAG = """
+from datetime import UTC, datetime
+from airflow.sdk import DAG, task
+
+with DAG("starts_2026", start_date=datetime(2026, 1, 1, tzinfo=UTC), schedule=None) as dag:
+    @task
+    def work():
+        return 1
+    work()
+"""
+
+EARLY_RUN = """
+    import json, sys
+    from datetime import UTC, datetime
+    from airflow.dag_processing.dagbag import DagBag
+    from missionpulse import orchestration
+
+    dag = DagBag(sys.argv[1]).get_dag("starts_2026")
+
+    def outcome(day):
+        run = orchestration._test_run(dag, logical_date=datetime(*day, tzinfo=UTC), conf={})
+        return [run.state, run.failed_tasks]
+
+    print("FACTS", json.dumps({"before": outcome((2025, 6, 1)), "after": outcome((2026, 6, 1))}))
+"""
+
+
+def test_a_dag_run_that_ran_no_task_is_not_a_success(
+    airflow_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Airflow marks a run before the DAG's start date successful with no task instance;
+    ``_test_run`` reports it failed, so a day can never be "ok" with nothing done."""
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "starts_2026.py").write_text(EARLY_DAG)
+    facts = run_script(
+        EARLY_RUN, {**airflow_env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}, str(folder)
+    )
+    assert facts["after"] == ["success", []]
+    state, failed = facts["before"]
+    assert state == "failed"
+    assert failed == ["(no task ran: logical date 2025-06-01 00:00:00+00:00)"]

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from missionpulse.cli import main
@@ -115,3 +116,31 @@ def test_progress_lines_estimate_the_time_left() -> None:
     assert _time_left(75.0, 1, 365) == "; 364 days to go, about 7.6 h"
     assert _time_left(20.0, 2, 3) == "; 1 day to go, under a minute"
     assert _time_left(600.0, 3, 3) == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["run", "--date", "2023-12-31"], "--date"),
+        (["backfill", "--from", "2023-12-01", "--to", "2024-01-05"], "--from"),
+    ],
+)
+def test_a_day_before_the_dags_start_date_is_refused_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], option: str
+) -> None:
+    """Airflow would mark such a day's runs successful with no task run."""
+    monkeypatch.delenv("MISSIONPULSE_FIRST_DAY", raising=False)
+    monkeypatch.setenv("MISSIONPULSE_STATE_DIR", str(tmp_path))
+
+    result = CliRunner().invoke(main, args)
+
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {option}: " in result.output
+    assert "before the DAGs' first day 2024-01-01" in result.output
+    assert "MISSIONPULSE_FIRST_DAY" in result.output
+    assert not any(tmp_path.iterdir())  # no warehouse, no Airflow home: refused first
+
+    monkeypatch.setenv("MISSIONPULSE_FIRST_DAY", "1 Jan 2024")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "MISSIONPULSE_FIRST_DAY must be a UTC day YYYY-MM-DD, got '1 Jan 2024'" in result.output
