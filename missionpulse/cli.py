@@ -245,8 +245,25 @@ def _run_days(days: list[date], faults: str, platforms: str = "all") -> list[Run
     for number, day in enumerate(days, start=1):
         started = time.monotonic()
         log_path = settings.logs_dir() / "runs" / f"{day.isoformat()}.log"
-        with _output_to(log_path):
-            outcome = orchestration.run_day(day, faults, platforms)
+        try:
+            with _output_to(log_path), orchestration.stop_on_signals():
+                outcome = orchestration.run_day(day, faults, platforms)
+        except orchestration.RunStopped as stop:
+            click.secho(
+                f"[{number}/{len(days)}] {day} STOPPED ({stop}) after "
+                f"{time.monotonic() - started:.1f}s; {number - 1} day(s) done before it. "
+                f"The day's raw loads and marts are as a killed run leaves them (nothing "
+                f"half-published); to finish, run it again: `missionpulse "
+                + (
+                    f"run --date {day}`"
+                    if len(days) == 1
+                    else f"backfill --from {day} --to {days[-1]}`"
+                )
+                + f" (log {log_path})",
+                fg="red",
+                err=True,
+            )
+            sys.exit(128 + stop.signum)
         outcomes.append(outcome)
         mark = click.style("ok", fg="green") if outcome.ok else click.style("FAILED", fg="red")
         detail = (

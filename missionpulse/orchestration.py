@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -294,6 +295,107 @@ def _in_process_run() -> Iterator[None]:
             os.environ.pop(IN_PROCESS_ENV, None)
         else:
             os.environ[IN_PROCESS_ENV] = before
+
+
+class RunStopped(BaseException):
+    """SIGINT (Ctrl-C) or SIGTERM stopped an in-process run between two tasks.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: ``dag.test()`` catches ``Exception``
+    around each task and would go on with the next one."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass
+class _StopState:
+    signum: int | None = None
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Let Ctrl-C and SIGTERM stop ``run_day`` at once, with ``RunStopped``.
+
+    Unhandled, neither stops an in-process run: Airflow's task runner catches every
+    exception of a task, KeyboardInterrupt included, marks the task up for retry and
+    ``dag.test()`` goes on (it retries it after the retry delay); and each task installs
+    its own SIGTERM handler, which only calls the operator's ``on_kill`` and returns (in a
+    worker its supervisor then kills the task's process; here there is none). So while this
+    block runs:
+
+    - SIGINT and SIGTERM raise ``KeyboardInterrupt`` where the process is, so a task that
+      waits (an HTTP request, a query) ends now; during a task, SIGTERM goes through the
+      task runner's handler (the operator's ``on_kill``) first;
+    - ``dag.test()``'s per-task step (``airflow.sdk.definitions.dag._run_task``) raises
+      ``RunStopped`` once a signal came, before the next task and after the interrupted
+      one, so no other task starts.
+
+    What a stopped day leaves is what ``kill -9`` leaves, which the pipeline is built to
+    survive (the drills): raw loads are transactional and a rerun replaces the day, a
+    marts publication lock held by this process is taken over by the next run. Must run in
+    the main thread (Python delivers signals there)."""
+    from airflow.sdk.definitions import dag as dag_module
+
+    state = _StopState()
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if state.signum is None:
+            log.warning(
+                "%s: stopping the run now (the running task is interrupted; rerun the day "
+                "to finish it)",
+                signal.Signals(signum).name,
+            )
+        state.signum = signum
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    original_run_task = dag_module._run_task
+
+    def run_task(**kwargs: Any) -> Any:
+        if state.signum is not None:
+            raise RunStopped(state.signum)
+        # The task runner's SIGTERM handler (set when the task starts, with a local
+        # ``import signal``) calls ``ti.task.on_kill()``: the operator's class, as a mapped
+        # task or a copy made for execution runs it, interrupts the run after its own.
+        task = kwargs["task"]
+        operator = getattr(task, "operator_class", None) or type(task)
+        own = operator.__dict__.get("on_kill")
+        inherited = operator.on_kill
+
+        def on_kill(self: Any) -> None:
+            inherited(self)
+            interrupt(signal.SIGTERM, None)
+
+        operator.on_kill = on_kill
+        try:
+            return original_run_task(**kwargs)
+        finally:
+            if own is None:
+                del operator.on_kill
+            else:
+                operator.on_kill = own
+            signal.signal(signal.SIGTERM, interrupt)  # the task's handler is gone with it
+            if state.signum is not None:
+                raise RunStopped(state.signum)
+
+    before = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, interrupt)
+    dag_module._run_task = run_task
+    try:
+        yield
+    except KeyboardInterrupt:
+        # a signal that came between two tasks, outside any task
+        if state.signum is None:
+            raise
+        raise RunStopped(state.signum) from None
+    finally:
+        dag_module._run_task = original_run_task
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def _test_run(dag: Any, *, logical_date: datetime | None, conf: dict[str, Any]) -> DagRunOutcome:

@@ -406,3 +406,71 @@ def test_a_dag_run_that_ran_no_task_is_not_a_success(
     state, failed = facts["before"]
     assert state == "failed"
     assert failed == ["(no task ran: logical date 2025-06-01 00:00:00+00:00)"]
+
+
+SIGNALLED_DAG = """
+import os, signal, sys, time
+from datetime import UTC, datetime
+from airflow.sdk import DAG, task
+
+with DAG("signalled", start_date=datetime(2026, 1, 1, tzinfo=UTC), schedule=None) as dag:
+    @task(retries=3)
+    def waits(**context):
+        os.kill(os.getpid(), getattr(signal, context["params"]["signal"]))
+        time.sleep(60)  # a task that waits: interrupted, not waited for
+
+    @task
+    def after():
+        open(sys.argv[2], "w").write("ran")
+
+    waits() >> after()
+"""
+
+SIGNALLED_RUN = """
+    import json, signal, sys, time
+    from datetime import UTC, datetime
+    from airflow.dag_processing.dagbag import DagBag
+    from missionpulse import orchestration
+
+    dag = DagBag(sys.argv[1]).get_dag("signalled")
+    facts = {}
+    for name in ("SIGINT", "SIGTERM"):
+        started = time.monotonic()
+        try:
+            with orchestration.stop_on_signals():
+                orchestration._test_run(
+                    dag, logical_date=datetime(2026, 6, 1, tzinfo=UTC), conf={"signal": name}
+                )
+            stopped = None
+        except orchestration.RunStopped as stop:
+            stopped = signal.Signals(stop.signum).name
+        facts[name] = {
+            "stopped": stopped,
+            "seconds": time.monotonic() - started,
+            "handlers_back": signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
+        }
+    print("FACTS", json.dumps(facts))
+"""
+
+
+def test_ctrl_c_and_sigterm_stop_an_in_process_run_at_once(
+    airflow_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Without ``stop_on_signals`` neither stops ``dag.test()``: the task fails, is retried
+    after its delay and the run goes on (SIGTERM only reaches the operator's on_kill)."""
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "signalled.py").write_text(SIGNALLED_DAG)
+    marker = tmp_path / "after-ran"
+    facts = run_script(
+        SIGNALLED_RUN,
+        {**airflow_env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)},
+        str(folder),
+        str(marker),
+    )
+    for name in ("SIGINT", "SIGTERM"):
+        assert facts[name]["stopped"] == name, facts
+        assert facts[name]["seconds"] < 30, facts  # neither the 60 s sleep nor a retry
+        assert facts[name]["handlers_back"]
+    assert not marker.exists()  # no task started after the signal

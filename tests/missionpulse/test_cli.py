@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,37 @@ def test_a_day_before_the_dags_start_date_is_refused_before_anything_starts(
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
     assert "MISSIONPULSE_FIRST_DAY must be a UTC day YYYY-MM-DD, got '1 Jan 2024'" in result.output
+
+
+def test_a_stopped_backfill_names_the_day_and_the_command_that_finishes_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGTERM or Ctrl-C during day 2 of 3 (``orchestration.stop_on_signals`` turns either
+    into RunStopped; tests/dags/test_dag_integrity runs that part in Airflow)."""
+    import signal
+
+    from missionpulse import cli, orchestration
+
+    monkeypatch.setenv("MISSIONPULSE_STATE_DIR", str(tmp_path))
+    ran: list[date] = []
+
+    def run_day(day: date, faults: str, platforms: str) -> orchestration.RunOutcome:
+        if ran:
+            raise orchestration.RunStopped(signal.SIGTERM)
+        ran.append(day)
+        done = orchestration.DagRunOutcome("publish", "r", "success", [])
+        return orchestration.RunOutcome(day, [done], [])
+
+    monkeypatch.setattr(orchestration, "run_day", run_day)
+    days = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
+
+    with pytest.raises(SystemExit) as stopped:
+        cli._run_days(days, "none")
+
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert ran == [date(2026, 11, 1)]
+    said = capsys.readouterr()
+    assert "[1/3] 2026-11-01 ok" in said.out
+    assert "[2/3] 2026-11-02 STOPPED (stopped by SIGTERM)" in said.err
+    assert "1 day(s) done before it" in said.err
+    assert "`missionpulse backfill --from 2026-11-02 --to 2026-11-03`" in said.err
