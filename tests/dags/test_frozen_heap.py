@@ -47,3 +47,24 @@ def test_each_dag_run_runs_with_a_frozen_heap() -> None:
         orchestration._test_run(FakeDag(), logical_date=None, conf={})
     assert seen and seen[0] > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_a_day_keeps_the_freeze_from_one_dag_run_to_the_next() -> None:
+    """The collection before each later DAG run walks only what the runs before it added;
+    the day's end unfreezes everything (then the next day's first collection is full)."""
+    gc.unfreeze()
+    with orchestration._day_heap():
+        with orchestration._frozen_heap():
+            first = gc.get_freeze_count()
+        # not released between the day's runs (a few frozen objects die by refcount)
+        assert gc.get_freeze_count() > first - 100
+        added = [_Cycle() for _ in range(1000)]
+        with orchestration._frozen_heap():
+            assert gc.get_freeze_count() > first - 100 + len(added)
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_failed_day_unfreezes_too() -> None:
+    with pytest.raises(RuntimeError), orchestration._day_heap(), orchestration._frozen_heap():
+        raise RuntimeError("a DAG failed")
+    assert gc.get_freeze_count() == 0
