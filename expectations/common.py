@@ -127,6 +127,24 @@ def row_count_band(ctx: BatchContext) -> list[Expectation]:
     ]
 
 
+def at_least(column: str, low: float, why: str) -> Expectation:
+    """``column`` >= ``low`` (blocking): below it the figure is a bug."""
+    return gxe.ExpectColumnValuesToBeBetween(
+        column=column,
+        min_value=low,
+        meta=meta(f"{column}_at_least_{low:g}", "blocking", why),
+    )
+
+
+def usually_at_most(column: str, high: float, why: str) -> Expectation:
+    """``column`` <= ``high`` (warning): above it the figure is unusual, not impossible."""
+    return gxe.ExpectColumnValuesToBeBetween(
+        column=column,
+        max_value=high,
+        meta=meta(f"{column}_usually_at_most_{high:g}", "warning", why),
+    )
+
+
 def rate_between(column: str, low: float, high: float) -> Expectation:
     return gxe.ExpectColumnValuesToBeBetween(
         column=column,

@@ -99,3 +99,5 @@ def on_schema(suite: SuiteSpec, schema: str) -> SuiteSpec:
 PLATFORMS = ("x", "facebook", "instagram", "youtube")
 row_count_band = common.row_count_band
 rate_between = common.rate_between
+at_least = common.at_least
+usually_at_most = common.usually_at_most

@@ -305,7 +305,7 @@ def test_a_failing_mart_suite_withholds_the_day_and_the_next_good_run_publishes(
             "insert into marts.fct_mission_daily_engagement (mission_id, platform, activity_date,"
             " handle, posts, likes, comments, shares, interactions, reposts, quotes,"
             " mission_replies, engagement_rate_per_follower)"
-            " values (%s, 'youtube', %s, 'not_a_registry_handle', 1, 0, 0, 0, 9, 0, 0, 0, 7)",
+            " values (%s, 'youtube', %s, 'not_a_registry_handle', 1, 0, 0, 0, 9, 0, 0, 0, -7)",
             (mission, day),
         )
         before = fingerprint(conn, "marts")
@@ -324,7 +324,7 @@ def test_a_failing_mart_suite_withholds_the_day_and_the_next_good_run_publishes(
         f"marts__fct_mission_daily_engagement on {shadow}/fct_mission_daily_engagement {day}",
         "[blocking] handle_known",
         "not_a_registry_handle",
-        "[blocking] engagement_rate_per_follower_in_bounds",
+        "[blocking] engagement_rate_per_follower_at_least_0",
         f"marts for {day} not published",
     ):
         assert named in log_text, f"{named!r} not in the run's log {run_log}"
