@@ -363,10 +363,15 @@ def stop_on_signals() -> Iterator[None]:
     What a stopped day leaves is what ``kill -9`` leaves, which the pipeline is built to
     survive (the drills): raw loads are transactional and a rerun replaces the day, a
     marts publication lock held by this process is taken over by the next run. Must run in
-    the main thread (Python delivers signals there)."""
+    the main thread (Python delivers signals there). A signal the process ignores (SIG_IGN)
+    is left ignored."""
     from airflow.sdk.definitions import dag as dag_module
 
     state = _StopState()
+    before = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
+    # An ignored signal stays ignored: a shell starts background jobs with SIGINT ignored,
+    # so a Ctrl-C meant for the shell's foreground does not reach them.
+    stopping = {signum for signum in _STOP_SIGNALS if before[signum] is not signal.SIG_IGN}
 
     def interrupt(signum: int, frame: Any) -> None:
         if state.signum is None:
@@ -393,7 +398,8 @@ def stop_on_signals() -> Iterator[None]:
 
         def on_kill(self: Any) -> None:
             inherited(self)
-            interrupt(signal.SIGTERM, None)
+            if signal.SIGTERM in stopping:
+                interrupt(signal.SIGTERM, None)
 
         operator.on_kill = on_kill
         try:
@@ -403,12 +409,14 @@ def stop_on_signals() -> Iterator[None]:
                 del operator.on_kill
             else:
                 operator.on_kill = own
-            signal.signal(signal.SIGTERM, interrupt)  # the task's handler is gone with it
+            # the task's handler is gone with it
+            signal.signal(
+                signal.SIGTERM, interrupt if signal.SIGTERM in stopping else before[signal.SIGTERM]
+            )
             if state.signum is not None:
                 raise RunStopped(state.signum)
 
-    before = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
-    for signum in _STOP_SIGNALS:
+    for signum in stopping:
         signal.signal(signum, interrupt)
     dag_module._run_task = run_task
     try:

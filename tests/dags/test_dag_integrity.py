@@ -433,6 +433,9 @@ SIGNALLED_RUN = """
     from missionpulse import orchestration
 
     dag = DagBag(sys.argv[1]).get_dag("signalled")
+    # as in a terminal's foreground (a shell's background job starts with SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    handlers = [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)]
     facts = {}
     for name in ("SIGINT", "SIGTERM"):
         started = time.monotonic()
@@ -447,9 +450,12 @@ SIGNALLED_RUN = """
         facts[name] = {
             "stopped": stopped,
             "seconds": time.monotonic() - started,
-            "handlers_back": signal.getsignal(signal.SIGINT) is signal.default_int_handler
-            and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
+            "handlers_back": [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)]
+            == handlers,
         }
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with orchestration.stop_on_signals():
+        facts["ignored_stays_ignored"] = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     print("FACTS", json.dumps(facts))
 """
 
@@ -474,3 +480,4 @@ def test_ctrl_c_and_sigterm_stop_an_in_process_run_at_once(
         assert facts[name]["seconds"] < 30, facts  # neither the 60 s sleep nor a retry
         assert facts[name]["handlers_back"]
     assert not marker.exists()  # no task started after the signal
+    assert facts["ignored_stays_ignored"]
