@@ -131,7 +131,7 @@ def postgres_regex(pattern: str) -> str:
         if scoped:
             raise PolicyRegexError(
                 f"pattern {pattern!r} sets flags for a group ({scoped.group()}...), which "
-                "PostgreSQL lacks; put (?i) at the very start instead"
+                "PostgreSQL lacks; move the flags to the very start instead, e.g. (?i)"
             )
         if pattern.startswith("(?", i) and i > 0 and pattern[i + 2 : i + 3].isalpha():
             raise PolicyRegexError(
