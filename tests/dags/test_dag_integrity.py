@@ -69,6 +69,17 @@ def run_script(script: str, env: dict[str, str], *args: str) -> dict:
     return dict(json.loads(line.removeprefix("FACTS ")))
 
 
+def run_script_with_dag(
+    script: str, env: dict[str, str], folder: Path, dag_file: str, source: str, *args: str
+) -> dict:
+    """``run_script`` with ``source`` as ``folder/dag_file`` in Airflow's DAGs folder (the
+    script finds it at ``airflow.settings.DAGS_FOLDER``): ``dag.test()`` runs only a DAG
+    parsed from the configured DAGs folder."""
+    folder.mkdir(exist_ok=True)
+    (folder / dag_file).write_text(source)
+    return run_script(script, {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}, *args)
+
+
 DESCRIBE_DAGS = f"""
     import json, sys
     sys.path.insert(0, {str(ROOT / "dags")!r})
@@ -213,8 +224,7 @@ def test_extract_dags_carry_the_freshness_deadline(dags: dict) -> None:
         ], dag_id
 
 
-# A one-task DAG with the project's default arguments whose task fails for good. dag.test()
-# needs its DAG in the configured DAGs folder, so it gets a folder of its own.
+# A one-task DAG with the project's default arguments whose task fails for good.
 PROBE_DAG = f"""
 import sys
 from datetime import datetime, timezone
@@ -269,15 +279,13 @@ def test_a_failed_task_alerts_through_the_webhook_and_pools_exist(
     airflow_env: dict[str, str], tmp_path: Path
 ) -> None:
     """A real task failing under dag.test(): the notifier posts to a real webhook."""
-    (tmp_path / "alert_probe.py").write_text(PROBE_DAG)
     with WebhookReceiver() as hook:
         env = {
             **airflow_env,
-            "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path),
             "MISSIONPULSE_ALERT_WEBHOOK_URL": hook.url("/hooks/T1/probe"),
             "MISSIONPULSE_X_POOL_SLOTS": "2",
         }
-        facts = run_script(FAILING_DAY, env)
+        facts = run_script_with_dag(FAILING_DAY, env, tmp_path, "alert_probe.py", PROBE_DAG)
 
     assert facts["state"] == "failed"
     assert facts["states"] == {"extract_x": "failed"}
@@ -376,12 +384,13 @@ with DAG("starts_2026", start_date=datetime(2026, 1, 1, tzinfo=UTC), schedule=No
 """
 
 EARLY_RUN = """
-    import json, sys
+    import json
     from datetime import UTC, datetime
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.settings import DAGS_FOLDER
     from missionpulse import orchestration
 
-    dag = DagBag(sys.argv[1]).get_dag("starts_2026")
+    dag = DagBag(DAGS_FOLDER).get_dag("starts_2026")
 
     def outcome(day):
         run = orchestration._test_run(dag, logical_date=datetime(*day, tzinfo=UTC), conf={})
@@ -396,12 +405,7 @@ def test_a_dag_run_that_ran_no_task_is_not_a_success(
 ) -> None:
     """Airflow marks a run before the DAG's start date successful with no task instance;
     ``_test_run`` reports it failed, so a day can never be "ok" with nothing done."""
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    (folder / "starts_2026.py").write_text(EARLY_DAG)
-    facts = run_script(
-        EARLY_RUN, {**airflow_env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)}, str(folder)
-    )
+    facts = run_script_with_dag(EARLY_RUN, airflow_env, tmp_path, "starts_2026.py", EARLY_DAG)
     assert facts["after"] == ["success", []]
     state, failed = facts["before"]
     assert state == "failed"
@@ -421,18 +425,19 @@ with DAG("signalled", start_date=datetime(2026, 1, 1, tzinfo=UTC), schedule=None
 
     @task
     def after():
-        open(sys.argv[2], "w").write("ran")
+        open(sys.argv[1], "w").write("ran")
 
     waits() >> after()
 """
 
 SIGNALLED_RUN = """
-    import json, signal, sys, time
+    import json, signal, time
     from datetime import UTC, datetime
     from airflow.dag_processing.dagbag import DagBag
+    from airflow.settings import DAGS_FOLDER
     from missionpulse import orchestration
 
-    dag = DagBag(sys.argv[1]).get_dag("signalled")
+    dag = DagBag(DAGS_FOLDER).get_dag("signalled")
     # as in a terminal's foreground (a shell's background job starts with SIGINT ignored)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     handlers = [signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)]
@@ -465,15 +470,9 @@ def test_ctrl_c_and_sigterm_stop_an_in_process_run_at_once(
 ) -> None:
     """Without ``stop_on_signals`` neither stops ``dag.test()``: the task fails, is retried
     after its delay and the run goes on (SIGTERM only reaches the operator's on_kill)."""
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    (folder / "signalled.py").write_text(SIGNALLED_DAG)
     marker = tmp_path / "after-ran"
-    facts = run_script(
-        SIGNALLED_RUN,
-        {**airflow_env, "AIRFLOW__CORE__DAGS_FOLDER": str(folder)},
-        str(folder),
-        str(marker),
+    facts = run_script_with_dag(
+        SIGNALLED_RUN, airflow_env, tmp_path / "dags", "signalled.py", SIGNALLED_DAG, str(marker)
     )
     for name in ("SIGINT", "SIGTERM"):
         assert facts[name]["stopped"] == name, facts
