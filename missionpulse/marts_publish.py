@@ -200,6 +200,14 @@ def _acquire(
             holder["shadow"],
             why,
         )
+        # The holder never finishes its publication: record it, so that an auditor reading
+        # audit.mart_publications does not find it "staged" for ever.
+        _record_withheld(
+            conn,
+            holder["dag_run_id"],
+            holder["shadow"],
+            f"abandoned: {why}; the lock was taken over by run {dag_run_id}",
+        )
     host, pid, started = _this_process() or (None, None, None)
     conn.execute(
         """

@@ -251,6 +251,13 @@ def test_a_silent_holder_is_taken_over_after_the_stale_limit(
     monkeypatch.setenv("MISSIONPULSE_MARTS_LOCK_STALE_S", "0")
     staged = marts_publish.stage(warehouse_url, DAY, "run-next", wait_s=0, marts=PUBLISHED)
     assert staged.schema == marts_publish.shadow_schema(DAY, PUBLISHED)
+    # the dead run's publication is closed, not left "staged" for ever
+    status, reason = published.execute(
+        "select status, reason from audit.mart_publications where dag_run_id = 'run-dead'"
+        " order by staged_at desc limit 1"
+    ).fetchone()
+    assert status == "withheld"
+    assert reason.startswith("abandoned: not heard of for") and "run-next" in reason
     marts_publish.withhold(warehouse_url, DAY, "run-next", "test", marts=PUBLISHED)
 
 
