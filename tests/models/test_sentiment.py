@@ -302,6 +302,16 @@ def test_tiny_hybrid_trains_reproducibly_into_a_loadable_artifact(
     assert again["model_version"] == metadata["model_version"]
 
 
+def test_hybrid_version_covers_its_settings(tiny_hybrid: tuple[Path, dict], tmp_path: Path) -> None:
+    out, metadata = tiny_hybrid
+    (tmp_path / WEIGHTS_FILE).write_bytes((out / WEIGHTS_FILE).read_bytes())
+    edited = {**metadata, "model": {**metadata["model"], "cascade_threshold": 0.2}}
+    (tmp_path / METADATA_FILE).write_text(json.dumps(edited), encoding="utf-8")
+    # Same weights, another threshold: other scores, so it must not pass as the same version.
+    with pytest.raises(ValueError, match=f"metadata says {metadata['model_version']}, but its"):
+        SentimentScorer.load(tmp_path)
+
+
 def test_hybrid_cascade_routes_only_unsure_texts_to_the_encoder(
     tiny_hybrid: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
