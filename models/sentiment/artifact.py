@@ -40,9 +40,9 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def weights_version(weights_path: Path, prefix: str = VERSION_PREFIX) -> str:
-    """Model version named after the weights file's hash."""
-    return f"{prefix}-{sha256_file(weights_path)[:8]}"
+def weights_version(weights_path: Path) -> str:
+    """Model version named after the weights file's hash (bag-only artifacts)."""
+    return f"{VERSION_PREFIX}-{sha256_file(weights_path)[:8]}"
 
 
 def artifact_version(

@@ -332,7 +332,7 @@ class E5Tokenizer:
             replacement=METASPACE, prepend_scheme="always", split=True
         )
         self._tokenizer = tokenizer
-        self._table = {cp: out for cp, out in image.normalisation.items()}
+        self._table = image.normalisation  # code point -> replacement, as str.translate takes
         self._spaces = re.compile(" {2,}")
         self.bos, self.eos, self.pad = image.bos, image.eos, image.pad
         self.max_tokens = max_tokens

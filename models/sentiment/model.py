@@ -74,7 +74,7 @@ class HybridClassifier(nn.Module):
     """The bag and projected encoder features -> ``head``; the bag alone -> ``aux``.
 
     ``forward`` takes the bag's ids and offsets and the encoder's pooled features of the
-    same texts; ``bag_logits`` needs only the bag (the cascade's first stage).
+    same texts; ``aux(bag(...))`` needs only the bag (the cascade's first stage).
     """
 
     config: ModelConfig
@@ -94,10 +94,6 @@ class HybridClassifier(nn.Module):
     def bag(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """The dropped-out mean bag vector of each text."""
         return self.dropout(self.embedding(ids, offsets))
-
-    def bag_logits(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """Logits of the bag-only head."""
-        return self.aux(self.bag(ids, offsets))
 
     def hybrid_logits(self, bag: torch.Tensor, encoded: torch.Tensor) -> torch.Tensor:
         """Logits of the full model from bag vectors and encoder features."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from models.sentiment.artifact import ARTIFACT_DIR, load_artifact, read_metadata
@@ -160,8 +161,7 @@ class SentimentScorer(Scorer):
     def probabilities(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Class probabilities (CPU, one row per text) and which texts had any feature."""
         flat, offsets = featurise_batch(texts, self.feature_config)
-        ends = torch.tensor(offsets[1:].tolist() + [len(flat)])
-        present = ends > torch.from_numpy(offsets)
+        present = torch.from_numpy(np.diff(offsets, append=len(flat)) > 0)
         ids = torch.from_numpy(flat).to(self.device)
         starts = torch.from_numpy(offsets).to(self.device)
         with torch.inference_mode():

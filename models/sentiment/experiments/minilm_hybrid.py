@@ -173,11 +173,9 @@ def cached_features(
         # One pass caches every truncation depth up to config.layers.
         from models.sentiment import e5 as torch_e5
 
-        e5_tokenizer, e5_model = torch_e5.load(config.layers, MAX_TOKENS)
-        if config.pooling == "noprefix":  # without e5's "query: " (3 tokens of ~31)
-            e5_tokenizer = torch_e5.E5Tokenizer(
-                torch_e5.read_image(torch_e5.default_image()), MAX_TOKENS, prefix=""
-            )
+        # --pooling noprefix: without e5's "query: " (3 tokens of ~31)
+        prefix = "" if config.pooling == "noprefix" else torch_e5.QUERY_PREFIX
+        e5_tokenizer, e5_model = torch_e5.load(config.layers, MAX_TOKENS, prefix=prefix)
         every = torch_e5.encode(texts, e5_tokenizer, e5_model, every_layer=True)
         cache_dir.mkdir(parents=True, exist_ok=True)
         for depth in range(every.shape[0]):
